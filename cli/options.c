@@ -1,0 +1,309 @@
+/*
+ * Command-line parsing for smtpcatch with getopt_long. Every value is
+ * checked here, so the rest of the program can trust struct options.
+ */
+#include "options.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "session.h"
+
+enum {
+    OPT_PORT_FILE = 256,
+    OPT_MAX_SIZE,
+    OPT_IDLE_TIMEOUT,
+    OPT_VERSION,
+};
+
+static const struct option long_options[] = {
+    {"listen", required_argument, NULL, 'l'},
+    {"port", required_argument, NULL, 'p'},
+    {"count", required_argument, NULL, 'n'},
+    {"timeout", required_argument, NULL, 't'},
+    {"port-file", required_argument, NULL, OPT_PORT_FILE},
+    {"max-size", required_argument, NULL, OPT_MAX_SIZE},
+    {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {NULL, 0, NULL, 0},
+};
+
+void options_print_help(void)
+{
+    printf(
+"Usage: smtpcatch [OPTIONS]\n"
+"\n"
+"Receive mail over SMTP on localhost for automated tests, and print each\n"
+"message as one JSON line on stdout.\n"
+"\n"
+"Options:\n"
+"  -l, --listen HOST[:PORT]  address to bind (default localhost:0). localhost\n"
+"                            binds 127.0.0.1 and, where the host has it, ::1 on\n"
+"                            the same port. Write IPv6 as [::1]:2525.\n"
+"  -p, --port PORT           port to bind; 0 picks a free port (default 0)\n"
+"  -n, --count N             exit with status 0 after N messages are written\n"
+"                            (default: unlimited)\n"
+"  -t, --timeout SECONDS     stop after SECONDS, fractions allowed (default: none)\n"
+"      --port-file FILE      once listening, write the port to FILE atomically\n"
+"      --max-size BYTES      largest message accepted, advertised as SIZE; a\n"
+"                            suffix K, M or G multiplies by 1024, 1024^2 or\n"
+"                            1024^3 (default 64M)\n"
+"      --idle-timeout SECONDS  close a session silent for SECONDS with\n"
+"                            421 4.4.2; 0 for never (default 300)\n"
+"  -v, --verbose             log every SMTP command and reply on stderr\n"
+"  -h, --help                show this help and exit\n"
+"      --version             show the version and exit\n"
+"\n"
+"Output (stdout, one JSON object per line, each flushed at once):\n"
+"  {\"event\":\"ready\",\"address\":...,\"port\":...,\"addresses\":[...],\"pid\":...,\n"
+"   \"version\":...}\n"
+"      first, once listening: address is the first of addresses, the list\n"
+"      of addresses bound.\n"
+"  {\"event\":\"message\",\"id\":...,\"received_at\":...,\"client\":{\"address\":...,\n"
+"   \"port\":...},\"helo\":...,\"esmtp\":...,\"mail_from\":...,\"mail_params\":{...},\n"
+"   \"rcpt_to\":[...],\"size\":...,\"data\":...}\n"
+"      one per accepted message, written before the client gets its 250.\n"
+"      id counts from 1; received_at is UTC with milliseconds; helo is null\n"
+"      when the client never sent HELO or EHLO; esmtp is true after EHLO;\n"
+"      mail_from is the sender without angle brackets (\"\" for <>);\n"
+"      mail_params maps each MAIL FROM keyword, upper-cased, to its value,\n"
+"      or to true when it has none; rcpt_to lists the recipients in order;\n"
+"      size is the message length in bytes; data is the message exactly as\n"
+"      received, after dot-unstuffing and without the final \".\" line.\n"
+"      When the message is not valid UTF-8, data_base64 replaces data.\n"
+"  Consumers should ignore members they do not know.\n"
+"\n"
+"Exit status:\n"
+"  0    --count reached; --timeout ran out and no --count was given;\n"
+"       SIGINT or SIGTERM; or stdout was closed by its reader\n"
+"  1    runtime failure, such as a port that cannot be bound or stdout\n"
+"       that cannot be written\n"
+"  2    invalid command line\n"
+"  124  --timeout ran out before --count messages arrived\n"
+"\n"
+"Example: smtpcatch --count 1 --timeout 10 | jq .\n");
+}
+
+/* Parse a port from text: a whole number from 0 to 65535. */
+static int parse_port(const char *text, int *port)
+{
+    char *end;
+    long v;
+
+    if (*text == '\0' || strspn(text, "0123456789") != strlen(text))
+        return -1;
+    errno = 0;
+    v = strtol(text, &end, 10);
+    if (errno != 0 || v > 65535)
+        return -1;
+    *port = (int)v;
+    return 0;
+}
+
+/*
+ * Split HOST[:PORT]. IPv6 goes in brackets when a port follows ("[::1]:25");
+ * a bare IPv6 address ("::1") has no port. An empty host means localhost.
+ * host_buf receives the host and must hold strlen(text) + 1 bytes.
+ */
+static int parse_listen(const char *text, char *host_buf, int *port, bool *has_port)
+{
+    const char *colon, *close;
+    size_t host_len;
+
+    *has_port = false;
+    if (text[0] == '[') {
+        close = strchr(text, ']');
+        if (close == NULL || (close[1] != '\0' && close[1] != ':'))
+            return -1;
+        host_len = (size_t)(close - text - 1);
+        memcpy(host_buf, text + 1, host_len);
+        host_buf[host_len] = '\0';
+        if (close[1] == ':') {
+            *has_port = true;
+            return parse_port(close + 2, port);
+        }
+        return host_len > 0 ? 0 : -1;
+    }
+
+    colon = strrchr(text, ':');
+    if (colon != NULL && strchr(text, ':') != colon)
+        colon = NULL;               /* Several colons: a bare IPv6 address. */
+    host_len = colon ? (size_t)(colon - text) : strlen(text);
+    memcpy(host_buf, text, host_len);
+    host_buf[host_len] = '\0';
+    if (host_len == 0)
+        strcpy(host_buf, "localhost");
+    if (colon != NULL) {
+        *has_port = true;
+        return parse_port(colon + 1, port);
+    }
+    return 0;
+}
+
+/* Parse a positive number of seconds, fractions allowed. */
+static int parse_seconds(const char *text, double *seconds, bool allow_zero)
+{
+    char *end;
+    double v;
+
+    errno = 0;
+    v = strtod(text, &end);
+    if (end == text || *end != '\0' || errno != 0 || !isfinite(v) || v < 0 ||
+        (v == 0 && !allow_zero) || v > 1e9)
+        return -1;
+    *seconds = v;
+    return 0;
+}
+
+static int parse_count(const char *text, unsigned long long *count)
+{
+    char *end;
+
+    if (*text == '\0' || strspn(text, "0123456789") != strlen(text))
+        return -1;
+    errno = 0;
+    *count = strtoull(text, &end, 10);
+    return errno == 0 && *count >= 1 ? 0 : -1;
+}
+
+/* Parse a byte count with an optional K, M or G suffix (powers of 1024). */
+static int parse_size(const char *text, size_t *size)
+{
+    char *end;
+    unsigned long long v, unit = 1;
+
+    if (*text < '0' || *text > '9')
+        return -1;
+    errno = 0;
+    v = strtoull(text, &end, 10);
+    if (errno != 0)
+        return -1;
+    if (*end == 'K' || *end == 'k')
+        unit = 1024ULL;
+    else if (*end == 'M' || *end == 'm')
+        unit = 1024ULL * 1024;
+    else if (*end == 'G' || *end == 'g')
+        unit = 1024ULL * 1024 * 1024;
+    else if (*end != '\0')
+        return -1;
+    if (unit != 1 && end[1] != '\0')
+        return -1;
+    if (v == 0 || v > SIZE_MAX / 2 / unit)
+        return -1;
+    *size = (size_t)(v * unit);
+    return 0;
+}
+
+static void set_defaults(struct options *opts)
+{
+    memset(opts, 0, sizeof(*opts));
+    opts->host = "localhost";
+    opts->max_size = SC_DEFAULT_MAX_SIZE;
+    opts->idle_timeout = SC_DEFAULT_IDLE_TIMEOUT;
+}
+
+int options_parse(int argc, char **argv, struct options *opts, char *err, size_t errlen)
+{
+    static char host_buf[256];
+    const char *listen_text = NULL, *port_text = NULL;
+    int c, listen_port = 0, port = 0;
+    bool listen_has_port = false;
+
+    set_defaults(opts);
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, ":l:p:n:t:vh", long_options, NULL)) != -1) {
+        switch (c) {
+        case 'l':
+            listen_text = optarg;
+            if (strlen(optarg) >= sizeof(host_buf) ||
+                parse_listen(optarg, host_buf, &listen_port, &listen_has_port) != 0) {
+                snprintf(err, errlen, "invalid --listen value '%.100s': expected HOST, HOST:PORT "
+                         "or [IPV6]:PORT with a port from 0 to 65535", optarg);
+                return -1;
+            }
+            opts->host = host_buf;
+            break;
+        case 'p':
+            port_text = optarg;
+            if (parse_port(optarg, &port) != 0) {
+                snprintf(err, errlen, "invalid --port value '%.100s': expected a number from 0 "
+                         "to 65535", optarg);
+                return -1;
+            }
+            break;
+        case 'n':
+            if (parse_count(optarg, &opts->count) != 0) {
+                snprintf(err, errlen, "invalid --count value '%.100s': expected a whole number "
+                         "of at least 1", optarg);
+                return -1;
+            }
+            break;
+        case 't':
+            if (parse_seconds(optarg, &opts->timeout, false) != 0) {
+                snprintf(err, errlen, "invalid --timeout value '%.100s': expected a number of "
+                         "seconds greater than 0, such as 10 or 0.5", optarg);
+                return -1;
+            }
+            break;
+        case OPT_PORT_FILE:
+            if (*optarg == '\0') {
+                snprintf(err, errlen, "invalid --port-file value '': expected a file path");
+                return -1;
+            }
+            opts->port_file = optarg;
+            break;
+        case OPT_MAX_SIZE:
+            if (parse_size(optarg, &opts->max_size) != 0) {
+                snprintf(err, errlen, "invalid --max-size value '%.100s': expected a number of "
+                         "bytes of at least 1, optionally followed by K, M or G", optarg);
+                return -1;
+            }
+            break;
+        case OPT_IDLE_TIMEOUT:
+            if (parse_seconds(optarg, &opts->idle_timeout, true) != 0) {
+                snprintf(err, errlen, "invalid --idle-timeout value '%.100s': expected a number "
+                         "of seconds, or 0 for none", optarg);
+                return -1;
+            }
+            break;
+        case 'v':
+            opts->verbose = true;
+            break;
+        case 'h':
+            opts->help = true;
+            break;
+        case OPT_VERSION:
+            opts->version = true;
+            break;
+        case ':':
+            snprintf(err, errlen, "option '%.100s' requires a value (see smtpcatch --help)",
+                     argv[optind - 1]);
+            return -1;
+        default:
+            snprintf(err, errlen, "unknown option '%.100s' (see smtpcatch --help)",
+                     argv[optind - 1]);
+            return -1;
+        }
+    }
+    if (optind < argc) {
+        snprintf(err, errlen, "unexpected argument '%.100s': smtpcatch takes options only "
+                 "(see smtpcatch --help)", argv[optind]);
+        return -1;
+    }
+
+    if (port_text != NULL && listen_has_port && port != listen_port) {
+        snprintf(err, errlen, "--port %s conflicts with the port in --listen %.100s: give the "
+                 "port once", port_text, listen_text);
+        return -1;
+    }
+    opts->port = port_text != NULL ? port : listen_port;
+    return 0;
+}

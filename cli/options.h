@@ -1,0 +1,36 @@
+/*
+ * The command line of smtpcatch: parsing and validation, and the help text.
+ * Nothing here touches sockets or the event loop.
+ */
+#ifndef SC_OPTIONS_H
+#define SC_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define SC_DEFAULT_IDLE_TIMEOUT 300.0
+
+/* The parsed options. The strings point into argv. */
+struct options {
+    const char *host;           /* From --listen; "localhost" when not given. */
+    int port;                   /* From --port or --listen; 0 when neither. */
+    unsigned long long count;   /* 0: unlimited. */
+    double timeout;             /* Seconds; 0: none. */
+    const char *port_file;
+    size_t max_size;
+    double idle_timeout;        /* Seconds; 0: none. */
+    bool verbose;
+    bool help;
+    bool version;
+};
+
+/*
+ * Parse argv into opts. Returns 0, or -1 after writing a one-line error
+ * into err (the caller prints it and exits with status 2).
+ */
+int options_parse(int argc, char **argv, struct options *opts, char *err, size_t errlen);
+
+/* Print the help text to stdout. */
+void options_print_help(void);
+
+#endif

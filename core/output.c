@@ -1,0 +1,275 @@
+/*
+ * JSON rendering of the ready line and of message lines. Strings of the
+ * envelope are valid UTF-8 by the time they get here (the session rejects
+ * anything else), so cJSON prints them as they are. The data member is
+ * escaped by sc_json_escape(), or base64-encoded when it is not UTF-8.
+ */
+#include "output.h"
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "utf8.h"
+
+/* A line is flushed to the writer in pieces of about this size. */
+#define CHUNK (64 * 1024)
+
+static const char hex_digits[] = "0123456789abcdef";
+
+/* Return true when byte c must be escaped inside a JSON string. */
+static bool needs_escape(unsigned char c)
+{
+    return c < 0x20 || c == '"' || c == '\\' || c == 0xE2;
+}
+
+int sc_json_escape(struct sc_buf *out, const char *data, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)data;
+    size_t i = 0, run = 0;
+    char esc[6] = {'\\', 'u', '0', '0', 0, 0};
+    unsigned char c;
+
+    /* Escaping at most doubles the text except for \u00XX, which is rare. */
+    if (sc_buf_reserve(out, len + len / 8 + 16) != 0)
+        return -1;
+
+    for (i = 0; i < len; i++) {
+        c = p[i];
+        if (!needs_escape(c))
+            continue;
+
+        /* U+2028 and U+2029 (E2 80 A8/A9) are valid JSON but end a line in
+         * JavaScript source before ES2019, so they are escaped too. */
+        if (c == 0xE2) {
+            if (i + 2 >= len || p[i + 1] != 0x80 || (p[i + 2] != 0xA8 && p[i + 2] != 0xA9))
+                continue;
+            if (sc_buf_append(out, data + run, i - run) != 0 ||
+                sc_buf_append(out, p[i + 2] == 0xA8 ? "\\u2028" : "\\u2029", 6) != 0)
+                return -1;
+            i += 2;
+            run = i + 1;
+            continue;
+        }
+
+        if (sc_buf_append(out, data + run, i - run) != 0)
+            return -1;
+        run = i + 1;
+        switch (c) {
+        case '"':  if (sc_buf_append(out, "\\\"", 2) != 0) return -1; break;
+        case '\\': if (sc_buf_append(out, "\\\\", 2) != 0) return -1; break;
+        case '\n': if (sc_buf_append(out, "\\n", 2) != 0) return -1; break;
+        case '\r': if (sc_buf_append(out, "\\r", 2) != 0) return -1; break;
+        case '\t': if (sc_buf_append(out, "\\t", 2) != 0) return -1; break;
+        default:
+            esc[4] = hex_digits[c >> 4];
+            esc[5] = hex_digits[c & 0xF];
+            if (sc_buf_append(out, esc, 6) != 0)
+                return -1;
+        }
+    }
+    return sc_buf_append(out, data + run, len - run);
+}
+
+int sc_base64_encode(struct sc_buf *out, const unsigned char *data, size_t len)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t i, full = len / 3 * 3;
+    char *w;
+    unsigned v;
+
+    if (sc_buf_reserve(out, (len + 2) / 3 * 4) != 0)
+        return -1;
+    w = out->data + out->len;
+
+    for (i = 0; i < full; i += 3) {
+        v = (unsigned)data[i] << 16 | (unsigned)data[i + 1] << 8 | data[i + 2];
+        *w++ = alphabet[v >> 18];
+        *w++ = alphabet[(v >> 12) & 63];
+        *w++ = alphabet[(v >> 6) & 63];
+        *w++ = alphabet[v & 63];
+    }
+    if (len - full == 1) {
+        v = (unsigned)data[i] << 16;
+        *w++ = alphabet[v >> 18];
+        *w++ = alphabet[(v >> 12) & 63];
+        *w++ = '=';
+        *w++ = '=';
+    } else if (len - full == 2) {
+        v = (unsigned)data[i] << 16 | (unsigned)data[i + 1] << 8;
+        *w++ = alphabet[v >> 18];
+        *w++ = alphabet[(v >> 12) & 63];
+        *w++ = alphabet[(v >> 6) & 63];
+        *w++ = '=';
+    }
+    out->len = (size_t)(w - out->data);
+    return 0;
+}
+
+void sc_format_timestamp(const struct timespec *t, char *buf, size_t size)
+{
+    struct tm tm;
+    char date[32];
+
+    gmtime_r(&t->tv_sec, &tm);
+    strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf, size, "%s.%03ldZ", date, t->tv_nsec / 1000000);
+}
+
+int sc_output_ready(struct sc_buf *line, const struct sc_ready_info *info)
+{
+    cJSON *root, *list;
+    char *text;
+    size_t i;
+    int rc = -1;
+
+    root = cJSON_CreateObject();
+    if (root == NULL)
+        return -1;
+    list = cJSON_CreateArray();
+    if (list == NULL)
+        goto done;
+
+    cJSON_AddStringToObject(root, "event", "ready");
+    cJSON_AddStringToObject(root, "address", info->addresses_len ? info->addresses[0] : "");
+    cJSON_AddNumberToObject(root, "port", info->port);
+    for (i = 0; i < info->addresses_len; i++)
+        cJSON_AddItemToArray(list, cJSON_CreateString(info->addresses[i]));
+    cJSON_AddItemToObject(root, "addresses", list);
+    cJSON_AddNumberToObject(root, "pid", (double)info->pid);
+    cJSON_AddStringToObject(root, "version", info->version);
+
+    text = cJSON_PrintUnformatted(root);
+    if (text == NULL)
+        goto done;
+    sc_buf_clear(line);
+    rc = sc_buf_append_str(line, text) == 0 && sc_buf_append(line, "\n", 1) == 0 ? 0 : -1;
+    cJSON_free(text);
+done:
+    cJSON_Delete(root);
+    return rc;
+}
+
+/* Build the message object without its data member. Returns NULL when out of memory. */
+static cJSON *build_envelope(const struct sc_message *msg, uint64_t id,
+                             const struct timespec *received_at)
+{
+    cJSON *root = cJSON_CreateObject(), *client, *params, *rcpts;
+    char stamp[40];
+    size_t i;
+
+    if (root == NULL)
+        return NULL;
+    sc_format_timestamp(received_at, stamp, sizeof(stamp));
+
+    cJSON_AddStringToObject(root, "event", "message");
+    cJSON_AddNumberToObject(root, "id", (double)id);
+    cJSON_AddStringToObject(root, "received_at", stamp);
+
+    client = cJSON_AddObjectToObject(root, "client");
+    if (client != NULL && msg->client_address != NULL) {
+        cJSON_AddStringToObject(client, "address", msg->client_address);
+        cJSON_AddNumberToObject(client, "port", msg->client_port);
+    }
+
+    if (msg->helo != NULL)
+        cJSON_AddStringToObject(root, "helo", msg->helo);
+    else
+        cJSON_AddNullToObject(root, "helo");
+    cJSON_AddBoolToObject(root, "esmtp", msg->esmtp);
+    cJSON_AddStringToObject(root, "mail_from", msg->mail_from ? msg->mail_from : "");
+
+    params = cJSON_AddObjectToObject(root, "mail_params");
+    for (i = 0; params != NULL && i < msg->mail_params_len; i++) {
+        if (msg->mail_params[i].value != NULL)
+            cJSON_AddStringToObject(params, msg->mail_params[i].keyword, msg->mail_params[i].value);
+        else
+            cJSON_AddTrueToObject(params, msg->mail_params[i].keyword);
+    }
+
+    rcpts = cJSON_AddArrayToObject(root, "rcpt_to");
+    for (i = 0; rcpts != NULL && i < msg->rcpt_to_len; i++)
+        cJSON_AddItemToArray(rcpts, cJSON_CreateString(msg->rcpt_to[i]));
+
+    cJSON_AddNumberToObject(root, "size", (double)msg->size);
+    return root;
+}
+
+/* Pass the staged bytes to the writer and empty the stage. */
+static int flush(struct sc_buf *stage, const struct sc_writer *writer)
+{
+    int rc;
+
+    if (stage->len == 0)
+        return 0;
+    rc = writer->write(writer->arg, stage->data, stage->len);
+    sc_buf_clear(stage);
+    return rc;
+}
+
+/* Append the data member's value, flushing the stage every CHUNK bytes. */
+static int stream_data(struct sc_buf *stage, const struct sc_message *msg, bool utf8,
+                       const struct sc_writer *writer)
+{
+    size_t done = 0, piece;
+    int rc;
+
+    while (done < msg->size) {
+        piece = msg->size - done < CHUNK ? msg->size - done : CHUNK;
+        if (utf8) {
+            /* Never cut a UTF-8 sequence: back up to its first byte. */
+            while (done + piece < msg->size && piece > 0 &&
+                   ((unsigned char)msg->data[done + piece] & 0xC0) == 0x80)
+                piece--;
+            rc = sc_json_escape(stage, msg->data + done, piece);
+        } else {
+            if (piece >= 3)
+                piece = piece / 3 * 3;  /* Only the last piece may need padding. */
+            rc = sc_base64_encode(stage, (const unsigned char *)msg->data + done, piece);
+        }
+        if (rc != 0)
+            return -1;
+        done += piece;
+
+        if (stage->len >= CHUNK && (rc = flush(stage, writer)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+int sc_output_message(const struct sc_message *msg, uint64_t id,
+                      const struct timespec *received_at, const struct sc_writer *writer)
+{
+    struct sc_buf stage = {0};
+    cJSON *root;
+    char *head;
+    bool utf8 = sc_utf8_valid(msg->data, msg->size);
+    int rc = -1;
+
+    root = build_envelope(msg, id, received_at);
+    if (root == NULL)
+        return -1;
+    head = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    if (head == NULL)
+        return -1;
+
+    /* Reopen the printed object, which ends in '}', to add the data member. */
+    if (sc_buf_append(&stage, head, strlen(head) - 1) != 0 ||
+        sc_buf_append_str(&stage, utf8 ? ",\"data\":\"" : ",\"data_base64\":\"") != 0)
+        goto done;
+
+    rc = stream_data(&stage, msg, utf8, writer);
+    if (rc != 0)
+        goto done;
+    rc = -1;
+    if (sc_buf_append(&stage, "\"}\n", 3) != 0)
+        goto done;
+    rc = flush(&stage, writer);
+done:
+    cJSON_free(head);
+    sc_buf_free(&stage);
+    return rc;
+}

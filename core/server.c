@@ -1,0 +1,688 @@
+/*
+ * libuv glue for the SMTP server. Each connection owns a TCP handle, a timer
+ * and one sc_session; it is freed only after both handles are closed. Reads
+ * go into one buffer shared by all connections (libuv runs one read
+ * callback at a time), so an idle session holds no read buffer; bytes that
+ * a read leaves unparsed are copied into the connection's own buffer.
+ */
+#include "server.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "log.h"
+
+#define READ_BUF_SIZE (64 * 1024)
+#define LISTEN_BACKLOG 1024
+#define BIND_ATTEMPTS 32
+
+/* Stop reading from a client whose unsent replies pass this many bytes,
+ * so a client that pipelines without reading cannot grow memory. */
+#define MAX_QUEUED_OUTPUT (1024 * 1024)
+
+/* After the last reply the write side is shut down and input is read and
+ * discarded for up to this long, so closing does not reset the connection
+ * while the client is still reading its last reply. */
+#define LINGER_MS 1000
+
+/* Bytes kept in a connection's input buffer between reads; more is freed. */
+#define INPUT_BUF_KEEP (16 * 1024)
+
+struct listener {
+    uv_tcp_t tcp;               /* tcp.data points to the server. */
+    char address[64];
+};
+
+/* A connected client. It owns tcp, timer, session and both buffers, and
+ * borrows srv, which outlives it. Only on_conn_closed frees it, after both
+ * handles are closed. */
+struct conn {
+    uv_tcp_t tcp;               /* tcp.data and timer.data point to this struct. */
+    uv_timer_t timer;           /* Idle timeout, then the linger time. */
+    uv_shutdown_t shutdown_req;
+    struct sc_server *srv;
+    struct sc_session *session;
+    struct sc_buf in;           /* Input a feed did not consume yet. */
+    struct sc_buf out;          /* Replies not yet handed to libuv. */
+    uint64_t id;                /* The N of conn=N in log lines. */
+    char address[64];
+    int port;
+    unsigned messages;
+    int open_handles;
+    bool reading_paused;
+    bool shutting_down;         /* Last reply queued; input is discarded. */
+    bool shutdown_done;         /* The write side is shut: every reply was sent. */
+    bool eof;
+    bool closing;
+    const char *close_reason;
+    struct conn *prev, *next;
+};
+
+struct write_req {
+    uv_write_t req;
+    char bytes[];
+};
+
+/* The server. It owns the listeners, the connections and the grace timer. */
+struct sc_server {
+    uv_loop_t *loop;
+    struct sc_server_config cfg;
+
+    struct listener *listeners[SC_MAX_LISTENERS];
+    const char *addresses[SC_MAX_LISTENERS];
+    size_t listeners_len;
+    int port;
+
+    struct conn *conns;
+    size_t conns_len;
+    uint64_t next_conn_id;
+    int open_handles;           /* Listeners and the grace timer not yet closed. */
+
+    bool stopping;
+    bool grace_timer_active;
+    uv_timer_t grace_timer;
+    void (*done)(void *arg);
+    void *done_arg;
+
+    char read_buf[READ_BUF_SIZE];
+};
+
+static void conn_flush(struct conn *c);
+static void conn_finish(struct conn *c, const char *reason);
+static void conn_close(struct conn *c, const char *reason);
+static void check_done(struct sc_server *srv);
+
+static uint64_t ms_from_seconds(double seconds)
+{
+    double ms = seconds * 1000.0;
+
+    if (ms < 1.0)
+        return 1;
+    if (ms > 1e15)
+        return (uint64_t)1e15;
+    return (uint64_t)ms;
+}
+
+static void on_handle_closed(uv_handle_t *handle)
+{
+    struct sc_server *srv = handle->data;
+
+    if (handle->type == UV_TCP)
+        free(handle);           /* A listener; tcp is its first member. */
+    else
+        srv->grace_timer_active = false;
+    srv->open_handles--;
+    check_done(srv);
+}
+
+static void check_done(struct sc_server *srv)
+{
+    void (*done)(void *arg) = srv->done;
+
+    if (!srv->stopping || srv->conns_len > 0)
+        return;
+    if (srv->grace_timer_active && !uv_is_closing((uv_handle_t *)&srv->grace_timer)) {
+        uv_close((uv_handle_t *)&srv->grace_timer, on_handle_closed);
+        return;
+    }
+    if (srv->open_handles > 0 || done == NULL)
+        return;
+
+    srv->done = NULL;
+    done(srv->done_arg);
+}
+
+/* ---- Connections ---- */
+
+static void on_conn_closed(uv_handle_t *handle)
+{
+    struct conn *c = handle->data;
+    struct sc_server *srv = c->srv;
+
+    if (--c->open_handles > 0)
+        return;
+
+    if (srv->cfg.verbose)
+        sc_log("conn=%llu closed reason=%s messages=%u", (unsigned long long)c->id,
+               c->close_reason, c->messages);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        srv->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    srv->conns_len--;
+
+    sc_session_free(c->session);
+    sc_buf_free(&c->in);
+    sc_buf_free(&c->out);
+    free(c);
+    check_done(srv);
+}
+
+static void conn_close(struct conn *c, const char *reason)
+{
+    if (c->closing)
+        return;
+    c->closing = true;
+    if (c->close_reason == NULL)
+        c->close_reason = reason;
+    uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+    uv_close((uv_handle_t *)&c->timer, on_conn_closed);
+}
+
+static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf);
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
+
+static void resume_reading(struct conn *c)
+{
+    c->reading_paused = false;
+    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+}
+
+static void on_linger_timeout(uv_timer_t *timer)
+{
+    conn_close(timer->data, "linger");
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    struct conn *c = req->data;
+
+    c->shutdown_done = true;
+    if (status < 0 || c->eof)
+        conn_close(c, c->close_reason);
+}
+
+/* Send what is left, then shut the write side and wait for the client to
+ * close, up to LINGER_MS. */
+static void conn_finish(struct conn *c, const char *reason)
+{
+    if (c->shutting_down || c->closing)
+        return;
+    c->shutting_down = true;
+    c->close_reason = reason;
+
+    c->shutdown_req.data = c;
+    if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
+        conn_close(c, reason);
+        return;
+    }
+    if (c->reading_paused)
+        resume_reading(c);
+    uv_timer_start(&c->timer, on_linger_timeout, LINGER_MS, 0);
+}
+
+static void on_write(uv_write_t *req, int status)
+{
+    struct conn *c = req->data;
+
+    free(req);
+    if (status < 0) {
+        if (status != UV_ECANCELED)
+            conn_close(c, "write-error");
+        return;
+    }
+    if (c->reading_paused && c->tcp.write_queue_size < MAX_QUEUED_OUTPUT / 2 && !c->closing)
+        resume_reading(c);
+}
+
+/* Hand the pending replies to the socket: directly when it takes them,
+ * else through a queued write that owns a copy. */
+static void conn_flush(struct conn *c)
+{
+    struct write_req *w;
+    uv_buf_t buf;
+    int n;
+
+    if (c->out.len == 0 || c->closing)
+        return;
+
+    buf = uv_buf_init(c->out.data, (unsigned)c->out.len);
+    n = uv_try_write((uv_stream_t *)&c->tcp, &buf, 1);
+    if (n < 0 && n != UV_EAGAIN) {
+        conn_close(c, "write-error");
+        return;
+    }
+    if (n > 0)
+        sc_buf_consume(&c->out, (size_t)n);
+    if (c->out.len == 0)
+        return;
+
+    w = malloc(sizeof(*w) + c->out.len);
+    if (w == NULL) {
+        sc_log("conn=%llu error: out of memory queueing %zu bytes of replies; closing",
+               (unsigned long long)c->id, c->out.len);
+        conn_close(c, "out-of-memory");
+        return;
+    }
+    memcpy(w->bytes, c->out.data, c->out.len);
+    buf = uv_buf_init(w->bytes, (unsigned)c->out.len);
+    w->req.data = c;
+    sc_buf_clear(&c->out);
+    if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, on_write) != 0) {
+        free(w);
+        conn_close(c, "write-error");
+        return;
+    }
+
+    if (c->tcp.write_queue_size > MAX_QUEUED_OUTPUT && !c->reading_paused) {
+        c->reading_paused = true;
+        uv_read_stop((uv_stream_t *)&c->tcp);
+    }
+}
+
+static void on_idle_timeout(uv_timer_t *timer)
+{
+    struct conn *c = timer->data;
+
+    sc_session_abort(c->session, "4.4.2 Idle timeout, closing connection", &c->out);
+    conn_flush(c);
+    conn_finish(c, "idle-timeout");
+}
+
+static void restart_idle_timer(struct conn *c)
+{
+    if (c->srv->cfg.idle_timeout > 0)
+        uv_timer_start(&c->timer, on_idle_timeout, ms_from_seconds(c->srv->cfg.idle_timeout), 0);
+}
+
+/* Feed bytes to the session, keep what it leaves, send its replies. */
+static void conn_process(struct conn *c, const char *bytes, size_t len)
+{
+    size_t used;
+
+    if (c->in.len == 0) {
+        used = sc_session_feed(c->session, bytes, len, &c->out);
+        if (used < len && sc_buf_append(&c->in, bytes + used, len - used) != 0) {
+            conn_close(c, "out-of-memory");
+            return;
+        }
+    } else {
+        if (sc_buf_append(&c->in, bytes, len) != 0) {
+            conn_close(c, "out-of-memory");
+            return;
+        }
+        used = sc_session_feed(c->session, c->in.data, c->in.len, &c->out);
+        sc_buf_consume(&c->in, used);
+        if (c->in.len == 0 && c->in.cap > INPUT_BUF_KEEP)
+            sc_buf_free(&c->in);
+    }
+
+    conn_flush(c);
+    if (sc_session_closing(c->session))
+        conn_finish(c, "quit");
+}
+
+static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
+{
+    struct conn *c = handle->data;
+
+    (void)suggested;
+    *buf = uv_buf_init(c->srv->read_buf, READ_BUF_SIZE);
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    struct conn *c = stream->data;
+
+    if (nread == 0 || c->closing)
+        return;
+    if (nread < 0) {
+        c->eof = true;
+        if (c->shutdown_done)
+            conn_close(c, c->close_reason);
+        if (c->shutting_down)
+            return;             /* Else on_shutdown closes once the replies are out. */
+        if (nread != UV_EOF) {
+            conn_close(c, "reset");
+            return;
+        }
+        conn_finish(c, sc_session_in_data(c->session) ? "eof-in-data" : "eof");
+        return;
+    }
+    if (c->shutting_down)
+        return;
+
+    restart_idle_timer(c);
+    conn_process(c, buf->base, (size_t)nread);
+}
+
+static enum sc_verdict conn_on_message(void *arg, struct sc_message *msg)
+{
+    struct conn *c = arg;
+    enum sc_verdict verdict = c->srv->cfg.on_message(c->srv->cfg.arg, msg);
+
+    if (verdict == SC_ACCEPT)
+        c->messages++;
+    return verdict;
+}
+
+static void conn_on_trace(void *arg, enum sc_trace_dir dir, const char *line, size_t len)
+{
+    struct conn *c = arg;
+    char escaped[4 * 200 + 8];
+
+    sc_log_escape(escaped, line, len, 200);
+    sc_log("conn=%llu %s %s", (unsigned long long)c->id, dir == SC_TRACE_IN ? "<<<" : ">>>",
+           escaped);
+}
+
+/* Format a socket address as text and port. */
+static void name_address(const struct sockaddr_storage *ss, char *text, size_t size, int *port)
+{
+    if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+
+        uv_ip6_name(a, text, size);
+        *port = ntohs(a->sin6_port);
+    } else {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+
+        uv_ip4_name(a, text, size);
+        *port = ntohs(a->sin_port);
+    }
+}
+
+static struct conn *conn_new(struct sc_server *srv)
+{
+    struct sc_session_hooks hooks = {0};
+    struct conn *c = calloc(1, sizeof(*c));
+
+    if (c == NULL)
+        return NULL;
+    hooks.on_message = conn_on_message;
+    hooks.on_trace = srv->cfg.verbose ? conn_on_trace : NULL;
+    hooks.arg = c;
+    c->session = sc_session_new(&srv->cfg.limits, &hooks);
+    if (c->session == NULL) {
+        free(c);
+        return NULL;
+    }
+
+    c->srv = srv;
+    c->id = ++srv->next_conn_id;
+    uv_tcp_init(srv->loop, &c->tcp);
+    uv_timer_init(srv->loop, &c->timer);
+    c->tcp.data = c;
+    c->timer.data = c;
+    c->open_handles = 2;
+
+    c->next = srv->conns;
+    if (srv->conns)
+        srv->conns->prev = c;
+    srv->conns = c;
+    srv->conns_len++;
+    return c;
+}
+
+static void on_connection(uv_stream_t *listener, int status)
+{
+    struct sc_server *srv = listener->data;
+    struct sockaddr_storage peer;
+    int len = sizeof(peer);
+    struct conn *c;
+
+    if (status < 0) {
+        sc_log("error: accept failed: %s", uv_strerror(status));
+        return;
+    }
+    c = conn_new(srv);
+    if (c == NULL) {
+        sc_log("error: out of memory for a new connection; rejecting it");
+        return;
+    }
+    if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
+        conn_close(c, "accept-failed");
+        return;
+    }
+
+    uv_tcp_nodelay(&c->tcp, 1);
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&peer, &len) == 0)
+        name_address(&peer, c->address, sizeof(c->address), &c->port);
+    sc_session_set_client(c->session, c->address, c->port);
+    if (srv->cfg.verbose)
+        sc_log("conn=%llu connected address=%s port=%d", (unsigned long long)c->id,
+               c->address, c->port);
+
+    sc_session_greet(c->session, srv->cfg.hostname, &c->out);
+    conn_flush(c);
+    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    restart_idle_timer(c);
+}
+
+/* ---- Listening ---- */
+
+static void close_listener(struct sc_server *srv, struct listener *l)
+{
+    (void)srv;
+    uv_close((uv_handle_t *)&l->tcp, on_handle_closed);
+}
+
+/* Bind one address and listen on it. Returns 0 or a libuv error code; on
+ * success the listener is added to srv and *port is the port bound. */
+static int bind_one(struct sc_server *srv, const struct sockaddr *sa, int *port)
+{
+    struct listener *l;
+    struct sockaddr_storage name;
+    int len = sizeof(name), rc;
+    unsigned flags = sa->sa_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0;
+
+    if (srv->listeners_len == SC_MAX_LISTENERS)
+        return UV_ENOBUFS;
+    l = calloc(1, sizeof(*l));
+    if (l == NULL)
+        return UV_ENOMEM;
+    uv_tcp_init(srv->loop, &l->tcp);
+    l->tcp.data = srv;
+    srv->open_handles++;
+
+    rc = uv_tcp_bind(&l->tcp, sa, flags);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&l->tcp, LISTEN_BACKLOG, on_connection);
+    if (rc == 0)
+        rc = uv_tcp_getsockname(&l->tcp, (struct sockaddr *)&name, &len);
+    if (rc != 0) {
+        close_listener(srv, l);
+        return rc;
+    }
+
+    name_address(&name, l->address, sizeof(l->address), port);
+    srv->listeners[srv->listeners_len] = l;
+    srv->addresses[srv->listeners_len] = l->address;
+    srv->listeners_len++;
+    return 0;
+}
+
+static void close_all_listeners(struct sc_server *srv)
+{
+    size_t i;
+
+    for (i = 0; i < srv->listeners_len; i++)
+        close_listener(srv, srv->listeners[i]);
+    srv->listeners_len = 0;
+}
+
+/*
+ * Bind 127.0.0.1 and ::1 on one port. With port 0 the kernel picks the IPv4
+ * port, and when that port is taken on ::1 the pair is tried again. A host
+ * without IPv6 loopback gets IPv4 only.
+ */
+static int listen_localhost(struct sc_server *srv, char *errbuf, size_t errlen)
+{
+    struct sockaddr_in v4;
+    struct sockaddr_in6 v6;
+    int attempt, rc, port = srv->cfg.port;
+
+    for (attempt = 0; attempt < BIND_ATTEMPTS; attempt++) {
+        uv_ip4_addr("127.0.0.1", srv->cfg.port, &v4);
+        rc = bind_one(srv, (const struct sockaddr *)&v4, &port);
+        if (rc != 0) {
+            snprintf(errbuf, errlen, "cannot listen on 127.0.0.1 port %d: %s", srv->cfg.port,
+                     uv_strerror(rc));
+            return rc;
+        }
+
+        uv_ip6_addr("::1", port, &v6);
+        rc = bind_one(srv, (const struct sockaddr *)&v6, &port);
+        if (rc == 0 || rc == UV_EADDRNOTAVAIL || rc == UV_EAFNOSUPPORT) {
+            srv->port = port;
+            return 0;
+        }
+        if (rc != UV_EADDRINUSE || srv->cfg.port != 0) {
+            snprintf(errbuf, errlen, "cannot listen on [::1] port %d: %s", port, uv_strerror(rc));
+            close_all_listeners(srv);
+            return rc;
+        }
+        close_all_listeners(srv);
+        port = 0;
+    }
+    snprintf(errbuf, errlen, "cannot find a port free on both 127.0.0.1 and ::1 after %d attempts",
+             BIND_ATTEMPTS);
+    return UV_EADDRINUSE;
+}
+
+/* Bind every address that host resolves to, all on the port of the first. */
+static int listen_resolved(struct sc_server *srv, char *errbuf, size_t errlen)
+{
+    uv_getaddrinfo_t req;
+    struct addrinfo hints = {0}, *ai;
+    int rc, port = srv->cfg.port;
+
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    rc = uv_getaddrinfo(srv->loop, &req, NULL, srv->cfg.host, "0", &hints);
+    if (rc != 0) {
+        snprintf(errbuf, errlen, "cannot resolve listen address %s: %s", srv->cfg.host,
+                 uv_strerror(rc));
+        return rc;
+    }
+
+    for (ai = req.addrinfo; ai != NULL; ai = ai->ai_next) {
+        if (ai->ai_family == AF_INET)
+            ((struct sockaddr_in *)ai->ai_addr)->sin_port = htons((uint16_t)port);
+        else if (ai->ai_family == AF_INET6)
+            ((struct sockaddr_in6 *)ai->ai_addr)->sin6_port = htons((uint16_t)port);
+        else
+            continue;
+        rc = bind_one(srv, ai->ai_addr, &port);
+        if (rc != 0) {
+            snprintf(errbuf, errlen, "cannot listen on %s port %d: %s", srv->cfg.host, port,
+                     uv_strerror(rc));
+            close_all_listeners(srv);
+            break;
+        }
+    }
+    uv_freeaddrinfo(req.addrinfo);
+    if (rc == 0 && srv->listeners_len == 0) {
+        snprintf(errbuf, errlen, "listen address %s resolves to no IPv4 or IPv6 address",
+                 srv->cfg.host);
+        rc = UV_EADDRNOTAVAIL;
+    }
+    srv->port = port;
+    return rc;
+}
+
+int sc_server_listen(struct sc_server *srv, char *errbuf, size_t errlen)
+{
+    struct sockaddr_storage ss;
+    const char *host = srv->cfg.host;
+    int rc, port = srv->cfg.port;
+
+    if (host == NULL || strcasecmp(host, "localhost") == 0)
+        return listen_localhost(srv, errbuf, errlen);
+
+    if (uv_ip4_addr(host, port, (struct sockaddr_in *)&ss) == 0 ||
+        uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss) == 0) {
+        rc = bind_one(srv, (const struct sockaddr *)&ss, &port);
+        if (rc != 0)
+            snprintf(errbuf, errlen, "cannot listen on %s port %d: %s", host, port,
+                     uv_strerror(rc));
+        srv->port = port;
+        return rc;
+    }
+    return listen_resolved(srv, errbuf, errlen);
+}
+
+/* ---- Lifetime ---- */
+
+struct sc_server *sc_server_new(uv_loop_t *loop, const struct sc_server_config *config)
+{
+    struct sc_server *srv = calloc(1, sizeof(*srv));
+
+    if (srv == NULL)
+        return NULL;
+    srv->loop = loop;
+    srv->cfg = *config;
+    if (srv->cfg.hostname == NULL)
+        srv->cfg.hostname = "localhost";
+    return srv;
+}
+
+int sc_server_port(const struct sc_server *srv)
+{
+    return srv->port;
+}
+
+const char *const *sc_server_addresses(const struct sc_server *srv, size_t *len)
+{
+    *len = srv->listeners_len;
+    return srv->addresses;
+}
+
+static void abort_all(struct sc_server *srv)
+{
+    struct conn *c, *next;
+
+    for (c = srv->conns; c != NULL; c = next) {
+        next = c->next;
+        if (c->shutting_down || c->closing)
+            continue;
+        sc_session_abort(c->session, "4.3.2 Service shutting down, closing connection", &c->out);
+        conn_flush(c);
+        conn_finish(c, "server-stop");
+    }
+}
+
+static void on_grace_timeout(uv_timer_t *timer)
+{
+    struct sc_server *srv = timer->data;
+
+    abort_all(srv);
+    uv_close((uv_handle_t *)&srv->grace_timer, on_handle_closed);
+}
+
+void sc_server_stop(struct sc_server *srv, double grace, void (*done)(void *arg), void *arg)
+{
+    struct conn *c;
+
+    if (srv->stopping)
+        return;
+    srv->stopping = true;
+    srv->done = done;
+    srv->done_arg = arg;
+    close_all_listeners(srv);
+
+    for (c = srv->conns; c != NULL; c = c->next)
+        sc_session_set_draining(c->session);
+
+    if (grace > 0 && srv->conns_len > 0) {
+        uv_timer_init(srv->loop, &srv->grace_timer);
+        srv->grace_timer.data = srv;
+        srv->grace_timer_active = true;
+        srv->open_handles++;
+        uv_timer_start(&srv->grace_timer, on_grace_timeout, ms_from_seconds(grace), 0);
+    } else {
+        abort_all(srv);
+    }
+    check_done(srv);
+}
+
+void sc_server_free(struct sc_server *srv)
+{
+    free(srv);
+}

@@ -1,0 +1,61 @@
+/*
+ * The SMTP server: listening sockets, one connection per client, timers.
+ * It moves bytes between libuv and one sc_session per connection and calls
+ * the message-received hook for each complete message. It parses nothing.
+ */
+#ifndef SC_SERVER_H
+#define SC_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+
+#include "message.h"
+#include "session.h"
+
+#define SC_MAX_LISTENERS 8
+
+/* Everything the server needs to know. Copied at sc_server_new; the strings
+ * are borrowed and must outlive the server. */
+struct sc_server_config {
+    const char *host;           /* "localhost", an IP address or a host name. */
+    int port;                   /* 0 asks the kernel for a free port. */
+    const char *hostname;       /* Name in the greeting and the EHLO reply. */
+    struct sc_limits limits;
+    double idle_timeout;        /* Seconds a client may stay silent; 0 for none. */
+    bool verbose;               /* Log every command and reply on stderr. */
+
+    /* Called once per complete message; see enum sc_verdict. Required. */
+    enum sc_verdict (*on_message)(void *arg, struct sc_message *msg);
+    void *arg;
+};
+
+struct sc_server;
+
+struct sc_server *sc_server_new(uv_loop_t *loop, const struct sc_server_config *config);
+
+/*
+ * Bind and listen. For "localhost" both 127.0.0.1 and ::1 are bound on one
+ * port; when the host has no IPv6 loopback only 127.0.0.1 is. A host name
+ * binds every address it resolves to, on one port. Returns 0 or a negative
+ * libuv error code; on error a message naming the address is in errbuf.
+ */
+int sc_server_listen(struct sc_server *srv, char *errbuf, size_t errlen);
+
+int sc_server_port(const struct sc_server *srv);
+
+/* Return the bound addresses as text ("127.0.0.1", "::1"), in bind order. */
+const char *const *sc_server_addresses(const struct sc_server *srv, size_t *len);
+
+/*
+ * Stop: close the listeners at once, then let open sessions finish for up
+ * to grace seconds (a new MAIL gets 421 4.3.2), then send 421 4.3.2 to the
+ * rest and close them. done is called once every handle of the server is
+ * closed; after that the server may be freed.
+ */
+void sc_server_stop(struct sc_server *srv, double grace, void (*done)(void *arg), void *arg);
+
+/* Free the server. Call only before sc_server_listen or after stop's done. */
+void sc_server_free(struct sc_server *srv);
+
+#endif

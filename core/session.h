@@ -1,0 +1,91 @@
+/*
+ * The SMTP session state machine. It does no I/O: the caller feeds it the
+ * bytes a client sent, and it appends reply bytes to an output buffer and
+ * calls the message-received hook when a transaction completes. Input may be
+ * split anywhere; the caller keeps what a feed did not consume and passes it
+ * again, with more bytes after it, on the next feed.
+ */
+#ifndef SC_SESSION_H
+#define SC_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "buf.h"
+#include "message.h"
+
+#define SC_DEFAULT_MAX_SIZE ((size_t)64 * 1024 * 1024)
+#define SC_DEFAULT_MAX_LINE 4096
+#define SC_DEFAULT_MAX_RCPTS 1000
+
+/* Limits one session enforces. Copied at sc_session_new. */
+struct sc_limits {
+    size_t max_size;            /* Largest message in bytes; advertised as SIZE. */
+    size_t max_line;            /* Longest command line in bytes, line ending included. */
+    size_t max_rcpts;           /* Most recipients in one transaction. */
+};
+
+/* What the message-received hook decides. The session sends the reply. */
+enum sc_verdict {
+    SC_ACCEPT,                  /* 250: the message is safely stored or written. */
+    SC_TEMPFAIL,                /* 451 4.3.0: it could not be stored; the client may retry. */
+    SC_SHUTDOWN,                /* 421 4.3.2 and close: the server is stopping. */
+};
+
+/* Direction of a trace line: a line the client sent, or a reply line. */
+enum sc_trace_dir {
+    SC_TRACE_IN,
+    SC_TRACE_OUT,
+};
+
+struct sc_session_hooks {
+    /* Called once per completed transaction. msg and its data are valid only
+     * during the call. Required. */
+    enum sc_verdict (*on_message)(void *arg, struct sc_message *msg);
+
+    /* Called for each command line (without its line ending) and each reply
+     * line, for verbose logs. Optional. */
+    void (*on_trace)(void *arg, enum sc_trace_dir dir, const char *line, size_t len);
+
+    void *arg;
+};
+
+struct sc_session;
+
+/* Create a session. Returns NULL when out of memory. */
+struct sc_session *sc_session_new(const struct sc_limits *limits,
+                                  const struct sc_session_hooks *hooks);
+
+void sc_session_free(struct sc_session *s);
+
+/* Append the 220 greeting to out. Call once, before the first feed. */
+void sc_session_greet(struct sc_session *s, const char *hostname, struct sc_buf *out);
+
+/*
+ * Process client bytes and append any replies to out. Returns how many bytes
+ * were consumed. Bytes not consumed are an incomplete line (or the first
+ * bytes of a possible end-of-data marker): pass them again with more input.
+ * Once sc_session_closing() is true, further input is ignored.
+ */
+size_t sc_session_feed(struct sc_session *s, const char *in, size_t len, struct sc_buf *out);
+
+/* Append a 421 reply with the given enhanced code and text, and mark the
+ * session closing: for an idle timeout or a server stop. */
+void sc_session_abort(struct sc_session *s, const char *code_and_text, struct sc_buf *out);
+
+/* Return true once the session wants the connection closed after its
+ * replies are sent: after QUIT, a 421, or an internal error. */
+bool sc_session_closing(const struct sc_session *s);
+
+/* Return true while a DATA transfer is in progress. */
+bool sc_session_in_data(const struct sc_session *s);
+
+/* Make the next MAIL get 421 4.3.2 and close the session, because the server
+ * is stopping. A transaction already under way still completes. */
+void sc_session_set_draining(struct sc_session *s);
+
+/* Set the client's address, reported with each message. Not copied: the
+ * caller keeps it alive as long as the session. */
+void sc_session_set_client(struct sc_session *s, const char *address, int port);
+
+#endif
