@@ -1,8 +1,8 @@
 /*
  * JSON rendering of the ready line and of message lines. Strings of the
  * envelope are valid UTF-8 by the time they get here (the session rejects
- * anything else), so cJSON prints them as they are. The data member is
- * escaped by sc_json_escape(), or base64-encoded when it is not UTF-8.
+ * anything else), so cJSON can print them. The data member is escaped by
+ * sc_json_escape(), or base64-encoded when it is not UTF-8.
  */
 #include "output.h"
 
@@ -72,6 +72,28 @@ int sc_json_escape(struct sc_buf *out, const char *data, size_t len)
     return sc_buf_append(out, data + run, len - run);
 }
 
+/* Append JSON text, replacing each raw U+2028 or U+2029 with its escape.
+ * Outside strings, JSON text is ASCII, so only string contents change. */
+static int escape_line_separators(struct sc_buf *out, const char *json, size_t len)
+{
+    const char *p = json, *end = json + len, *hit;
+
+    while ((hit = memchr(p, 0xE2, (size_t)(end - p))) != NULL) {
+        if (end - hit >= 3 && (unsigned char)hit[1] == 0x80 &&
+            ((unsigned char)hit[2] == 0xA8 || (unsigned char)hit[2] == 0xA9)) {
+            if (sc_buf_append(out, p, (size_t)(hit - p)) != 0 ||
+                sc_buf_append(out, (unsigned char)hit[2] == 0xA8 ? "\\u2028" : "\\u2029", 6) != 0)
+                return -1;
+            p = hit + 3;
+        } else {
+            if (sc_buf_append(out, p, (size_t)(hit - p) + 1) != 0)
+                return -1;
+            p = hit + 1;
+        }
+    }
+    return sc_buf_append(out, p, (size_t)(end - p));
+}
+
 int sc_base64_encode(struct sc_buf *out, const unsigned char *data, size_t len)
 {
     static const char alphabet[] =
@@ -80,6 +102,9 @@ int sc_base64_encode(struct sc_buf *out, const unsigned char *data, size_t len)
     char *w;
     unsigned v;
 
+    /* An empty buffer may still have no memory, and NULL + 0 is undefined. */
+    if (len == 0)
+        return 0;
     if (sc_buf_reserve(out, (len + 2) / 3 * 4) != 0)
         return -1;
     w = out->data + out->len;
@@ -256,8 +281,9 @@ int sc_output_message(const struct sc_message *msg, uint64_t id,
     if (head == NULL)
         return -1;
 
-    /* Reopen the printed object, which ends in '}', to add the data member. */
-    if (sc_buf_append(&stage, head, strlen(head) - 1) != 0 ||
+    /* Reopen the printed object, which ends in '}', to add the data member.
+     * cJSON leaves U+2028 and U+2029 raw; escape them as in data. */
+    if (escape_line_separators(&stage, head, strlen(head) - 1) != 0 ||
         sc_buf_append_str(&stage, utf8 ? ",\"data\":\"" : ",\"data_base64\":\"") != 0)
         goto done;
 

@@ -34,10 +34,10 @@ struct sc_ready_info {
 int sc_output_ready(struct sc_buf *line, const struct sc_ready_info *info);
 
 /*
- * Write the message line for msg through writer. The line goes out in one
- * write when it fits in 64 KiB, else in 64 KiB pieces, in order; the caller
- * must not write anything else to the same sink until this returns.
- * Returns 0, -1 when out of memory, or the writer's error.
+ * Write the message line for msg through writer. A line of up to 64 KiB
+ * goes out in one write; a longer one in consecutive pieces of 64 KiB or
+ * more. The caller must not write anything else to the same sink until
+ * this returns. Returns 0, -1 when out of memory, or the writer's error.
  */
 int sc_output_message(const struct sc_message *msg, uint64_t id,
                       const struct timespec *received_at, const struct sc_writer *writer);

@@ -221,8 +221,8 @@ static bool check_mail_params(struct sc_session *s, const struct sc_param *param
     return true;
 }
 
-/* Reply to a failed path or parameter parse; address_code is the enhanced
- * code for a bad address (5.1.7 for the sender, 5.1.3 for a recipient). */
+/* Reply to a failed path or parameter parse. A bad sender address gets the
+ * enhanced code 5.1.7, a bad recipient address 5.1.3. */
 static void reply_path_error(struct sc_session *s, enum sc_path_error err, bool sender,
                              struct sc_buf *out)
 {
@@ -451,11 +451,14 @@ static void run_command(struct sc_session *s, const char *line, size_t len, stru
     if (s->hooks.on_trace)
         s->hooks.on_trace(s->hooks.arg, SC_TRACE_IN, line, len);
 
-    while (verb_len < len && line[verb_len] != ' ')
+    while (verb_len < len && line[verb_len] != ' ' && line[verb_len] != '\t')
         verb_len++;
+
+    /* RFC 5321 puts one space before the argument; clients that send more
+     * are accepted, since nothing is ambiguous about it. */
     arg = line + verb_len;
     arg_len = len - verb_len;
-    if (arg_len > 0) {
+    while (arg_len > 0 && (*arg == ' ' || *arg == '\t')) {
         arg++;
         arg_len--;
     }
@@ -556,6 +559,9 @@ static size_t feed_data(struct sc_session *s, const char *in, size_t len, struct
 
         nl = memchr(in + p, '\n', len - p);
         if (nl == NULL) {
+            /* The input ends inside a line, so a '.' in the next feed is
+             * not at the start of one. */
+            s->data_line_start = false;
             p = len;
             break;
         }
