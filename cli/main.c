@@ -5,7 +5,7 @@
  * owns stdout, the exit status, signals and the port file.
  */
 #include <errno.h>
-#include <poll.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,67 +18,117 @@
 #include "options.h"
 #include "output.h"
 #include "server.h"
+#include "stdout_queue.h"
 
 #define EXIT_INVALID_USAGE 2
 #define EXIT_TIMED_OUT 124
+
+/* announce() returns this when the server should go on running. */
+#define KEEP_RUNNING (-1)
 
 /* Once --count is reached, sessions that are open get this many seconds to
  * say QUIT before they are sent 421, so the last client sees a clean end. */
 #define COUNT_GRACE_SECONDS 1.0
 
-/* The program's state. It owns the loop's handles and the server. */
+/* After a stop by signal or --timeout, queued output gets this long to
+ * reach a reader that is not reading before it is dropped. */
+#define DRAIN_SECONDS 1.0
+
+/* The program's state. It owns the loop's handles, the server and the
+ * stdout queue. */
 struct app {
     uv_loop_t loop;
     struct options opts;
     struct sc_server *server;
+    struct stdout_queue out;
     uv_timer_t timeout_timer;
-    uv_timer_t stop_timer;      /* Defers a stop out of the message callback. */
+    uv_timer_t stop_timer;      /* Defers an error stop out of the message callback. */
+    uv_timer_t drain_timer;     /* Bounds the wait for a reader after a stop. */
     uv_signal_t sigint;
     uv_signal_t sigterm;
-    unsigned long long written; /* Message lines written to stdout. */
+    unsigned long long written; /* Message lines written or queued on stdout. */
     bool stopping;
     bool stop_pending;
-    double stop_grace;
+    bool server_stopped;
+    bool output_abandoned;      /* Queued output is no longer waited for. */
+    bool finished;
     int status;
 };
 
-/* Write all bytes to stdout. It may be a pipe that another process made
- * non-blocking, so EAGAIN waits until it is writable. Returns 0 or -errno. */
-static int write_stdout(void *arg, const char *bytes, size_t len)
-{
-    struct pollfd pfd = {.fd = STDOUT_FILENO, .events = POLLOUT};
-    ssize_t n;
-
-    (void)arg;
-    while (len > 0) {
-        n = write(STDOUT_FILENO, bytes, len);
-        if (n >= 0) {
-            bytes += n;
-            len -= (size_t)n;
-            continue;
-        }
-        if (errno == EINTR)
-            continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            poll(&pfd, 1, -1);
-            continue;
-        }
-        return -errno;
-    }
-    return 0;
-}
+static void app_stop(struct app *app, double grace, int status);
 
 static void on_handle_closed(uv_handle_t *handle)
 {
     (void)handle;
 }
 
-static void on_server_stopped(void *arg)
+/* Close every handle once the server has stopped and stdout is written or
+ * abandoned; the loop then ends. */
+static void maybe_finish(struct app *app)
 {
-    (void)arg;
+    if (app->finished || !app->server_stopped)
+        return;
+    if (stdout_queue_pending(&app->out) > 0 && app->out.error == 0 && !app->output_abandoned)
+        return;
+
+    app->finished = true;
+    if (stdout_queue_pending(&app->out) > 0 && app->out.error == 0)
+        sc_log("warning: %zu bytes of output dropped: stdout was not read within %g s of "
+               "the stop", stdout_queue_pending(&app->out), DRAIN_SECONDS);
+    uv_close((uv_handle_t *)&app->timeout_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&app->stop_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&app->drain_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&app->sigint, on_handle_closed);
+    uv_close((uv_handle_t *)&app->sigterm, on_handle_closed);
+    stdout_queue_close(&app->out);
 }
 
-/* Stop everything; the loop ends once every handle is closed. */
+static void on_server_stopped(void *arg)
+{
+    struct app *app = arg;
+
+    app->server_stopped = true;
+    maybe_finish(app);
+}
+
+static void on_drain_timeout(uv_timer_t *timer)
+{
+    struct app *app = timer->data;
+
+    app->output_abandoned = true;
+    maybe_finish(app);
+}
+
+/* Stop waiting for a reader after DRAIN_SECONDS. */
+static void start_drain_deadline(struct app *app)
+{
+    if (!uv_is_active((uv_handle_t *)&app->drain_timer))
+        uv_timer_start(&app->drain_timer, on_drain_timeout, (uint64_t)(DRAIN_SECONDS * 1000), 0);
+}
+
+/* Called when the stdout queue empties or fails, from the poll callback. */
+static void on_output_settled(void *arg)
+{
+    struct app *app = arg;
+
+    if (app->out.error != 0 && !app->output_abandoned) {
+        /* EPIPE: the reader went away, so there is no one left to deliver to. */
+        if (app->out.error != -EPIPE)
+            sc_log("error: cannot write to stdout: %s; stopping", strerror(-app->out.error));
+        app->output_abandoned = true;
+        app_stop(app, 0, app->out.error == -EPIPE ? EXIT_SUCCESS : EXIT_FAILURE);
+        if (app->out.error != -EPIPE)
+            app->status = EXIT_FAILURE;
+    }
+    maybe_finish(app);
+}
+
+/*
+ * Stop the server: the listeners close at once, and open sessions get grace
+ * seconds to finish. The loop ends once the server has stopped and stdout
+ * is written. Safe to call from the message callback when grace > 0,
+ * because then no session is closed during the call.
+ */
 static void app_stop(struct app *app, double grace, int status)
 {
     if (app->stopping)
@@ -86,10 +136,8 @@ static void app_stop(struct app *app, double grace, int status)
     app->stopping = true;
     app->status = status;
 
-    uv_close((uv_handle_t *)&app->timeout_timer, on_handle_closed);
-    uv_close((uv_handle_t *)&app->stop_timer, on_handle_closed);
-    uv_close((uv_handle_t *)&app->sigint, on_handle_closed);
-    uv_close((uv_handle_t *)&app->sigterm, on_handle_closed);
+    uv_timer_stop(&app->timeout_timer);
+    uv_timer_stop(&app->stop_timer);
     sc_server_stop(app->server, grace, on_server_stopped, app);
 }
 
@@ -97,25 +145,28 @@ static void on_stop_timer(uv_timer_t *timer)
 {
     struct app *app = timer->data;
 
-    app_stop(app, app->stop_grace, app->status);
+    app_stop(app, 0, app->status);
 }
 
-/* Ask for a stop on the next loop iteration: the message callback runs in
- * the middle of a session's feed, which must finish and send its reply. */
-static void request_stop(struct app *app, double grace, int status)
+/* Ask for an immediate stop on the next loop iteration: the message
+ * callback runs in the middle of a session's feed, which must finish and
+ * send its reply before the sessions are closed. */
+static void request_stop(struct app *app, int status)
 {
     if (app->stop_pending || app->stopping)
         return;
     app->stop_pending = true;
-    app->stop_grace = grace;
     app->status = status;
     uv_timer_start(&app->stop_timer, on_stop_timer, 0, 0);
 }
 
+/* Write the message line, then let the client have its 250. The line is
+ * written or queued on stdout before the reply, so a reader that waits for
+ * its client to finish finds the line with no race. */
 static enum sc_verdict on_message(void *arg, struct sc_message *msg)
 {
     struct app *app = arg;
-    struct sc_writer writer = {.write = write_stdout, .arg = NULL};
+    struct sc_writer writer = {.write = stdout_queue_write, .arg = &app->out};
     struct timespec now;
     int rc;
 
@@ -125,19 +176,19 @@ static enum sc_verdict on_message(void *arg, struct sc_message *msg)
     clock_gettime(CLOCK_REALTIME, &now);
     rc = sc_output_message(msg, app->written + 1, &now, &writer);
     if (rc == -EPIPE) {
-        request_stop(app, 0, EXIT_SUCCESS);     /* The reader went away: end quietly. */
+        request_stop(app, EXIT_SUCCESS);        /* The reader went away: end quietly. */
         return SC_SHUTDOWN;
     }
     if (rc != 0) {
         sc_log("error: cannot write message %llu to stdout: %s; stopping",
                app->written + 1, rc == -1 ? "out of memory" : strerror(-rc));
-        request_stop(app, 0, EXIT_FAILURE);
+        request_stop(app, EXIT_FAILURE);
         return SC_SHUTDOWN;
     }
 
     app->written++;
     if (app->opts.count > 0 && app->written >= app->opts.count)
-        request_stop(app, COUNT_GRACE_SECONDS, EXIT_SUCCESS);
+        app_stop(app, COUNT_GRACE_SECONDS, EXIT_SUCCESS);
     return SC_ACCEPT;
 }
 
@@ -148,15 +199,19 @@ static void on_timeout(uv_timer_t *timer)
     if (app->opts.verbose)
         sc_log("timeout after %g seconds with %llu messages written", app->opts.timeout,
                app->written);
+    start_drain_deadline(app);
     app_stop(app, 0, app->opts.count > 0 ? EXIT_TIMED_OUT : EXIT_SUCCESS);
 }
 
+/* SIGINT or SIGTERM stops at once. During a stop that waits for a reader
+ * (after --count), it also bounds that wait. */
 static void on_signal(uv_signal_t *handle, int signum)
 {
     struct app *app = handle->data;
 
     if (app->opts.verbose)
         sc_log("received %s, stopping", signum == SIGINT ? "SIGINT" : "SIGTERM");
+    start_drain_deadline(app);
     app_stop(app, 0, EXIT_SUCCESS);
 }
 
@@ -184,8 +239,8 @@ static int write_port_file(const char *path, int port)
     return rc;
 }
 
-/* Announce the server: the port file, then the ready line. Returns 0, or an
- * exit status when the program must stop. */
+/* Announce the server: the port file, then the ready line. Returns
+ * KEEP_RUNNING, or the exit status when the program must stop. */
 static int announce(struct app *app)
 {
     struct sc_ready_info info = {0};
@@ -209,7 +264,7 @@ static int announce(struct app *app)
         sc_log("error: out of memory writing the ready line");
         return EXIT_FAILURE;
     }
-    rc = write_stdout(NULL, line.data, line.len);
+    rc = stdout_queue_write(&app->out, line.data, line.len);
     sc_buf_free(&line);
     if (rc == -EPIPE)
         return EXIT_SUCCESS;
@@ -219,17 +274,19 @@ static int announce(struct app *app)
     }
     if (app->opts.verbose)
         sc_log("listening on port %d", info.port);
-    return 0;
+    return KEEP_RUNNING;
 }
 
 static void start_handles(struct app *app)
 {
     uv_timer_init(&app->loop, &app->timeout_timer);
     uv_timer_init(&app->loop, &app->stop_timer);
+    uv_timer_init(&app->loop, &app->drain_timer);
     uv_signal_init(&app->loop, &app->sigint);
     uv_signal_init(&app->loop, &app->sigterm);
     app->timeout_timer.data = app;
     app->stop_timer.data = app;
+    app->drain_timer.data = app;
     app->sigint.data = app;
     app->sigterm.data = app;
 
@@ -263,6 +320,10 @@ static int run(struct app *app)
         return EXIT_FAILURE;
     }
 
+    /* Catch SIGINT and SIGTERM before the ready line is written, because a
+     * caller may send one as soon as it has read that line. */
+    start_handles(app);
+
     rc = sc_server_listen(app->server, err, sizeof(err));
     if (rc == 0)
         rc = announce(app);
@@ -270,24 +331,46 @@ static int run(struct app *app)
         sc_log("error: %s; choose another --listen or --port", err);
         rc = EXIT_FAILURE;
     }
-    if (rc != 0 || app->status != 0) {
-        sc_server_stop(app->server, 0, on_server_stopped, app);
-        uv_run(&app->loop, UV_RUN_DEFAULT);
-        return rc;
-    }
+    if (rc != KEEP_RUNNING)
+        app_stop(app, 0, rc);
 
-    start_handles(app);
     uv_run(&app->loop, UV_RUN_DEFAULT);
     return app->status;
+}
+
+/*
+ * Give each of stdin, stdout and stderr that is closed a /dev/null, so no
+ * socket can get descriptor 0, 1 or 2 (libuv treats those as stdio).
+ * Returns false when stdout was closed, since then no JSON can be written.
+ */
+static bool open_missing_stdio(void)
+{
+    bool stdout_open = true;
+    int fd;
+
+    for (fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+            continue;
+        if (fd == STDOUT_FILENO)
+            stdout_open = false;
+        if (open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) != fd)
+            return false;
+    }
+    return stdout_open;
 }
 
 int main(int argc, char **argv)
 {
     struct app app;
     char err[512];
-    int status;
+    int status, rc;
 
     memset(&app, 0, sizeof(app));
+    if (!open_missing_stdio()) {
+        sc_log("error: stdout is closed; run smtpcatch with stdout open, such as a pipe or "
+               "a file");
+        return EXIT_FAILURE;
+    }
     if (options_parse(argc, argv, &app.opts, err, sizeof(err)) != 0) {
         fprintf(stderr, "smtpcatch: %s\n", err);
         return EXIT_INVALID_USAGE;
@@ -307,6 +390,13 @@ int main(int argc, char **argv)
         sc_log("error: cannot initialize the event loop");
         return EXIT_FAILURE;
     }
+    rc = stdout_queue_init(&app.out, &app.loop, STDOUT_FILENO);
+    if (rc != 0) {
+        sc_log("error: cannot prepare stdout for writing: %s", strerror(-rc));
+        return EXIT_FAILURE;
+    }
+    app.out.on_settled = on_output_settled;
+    app.out.arg = &app;
 
     status = run(&app);
     sc_server_free(app.server);

@@ -193,7 +193,10 @@ static void on_shutdown(uv_shutdown_t *req, int status)
     struct conn *c = req->data;
 
     c->shutdown_done = true;
-    if (status < 0 || c->eof)
+
+    /* While the server stops, nobody waits for the client to hang up:
+     * the last reply is out, so only an exit delay would be gained. */
+    if (status < 0 || c->eof || c->srv->stopping)
         conn_close(c, c->close_reason);
 }
 
@@ -658,7 +661,7 @@ static void on_grace_timeout(uv_timer_t *timer)
 
 void sc_server_stop(struct sc_server *srv, double grace, void (*done)(void *arg), void *arg)
 {
-    struct conn *c;
+    struct conn *c, *next;
 
     if (srv->stopping)
         return;
@@ -667,8 +670,12 @@ void sc_server_stop(struct sc_server *srv, double grace, void (*done)(void *arg)
     srv->done_arg = arg;
     close_all_listeners(srv);
 
-    for (c = srv->conns; c != NULL; c = c->next)
+    for (c = srv->conns; c != NULL; c = next) {
+        next = c->next;
         sc_session_set_draining(c->session);
+        if (c->shutdown_done)
+            conn_close(c, c->close_reason);
+    }
 
     if (grace > 0 && srv->conns_len > 0) {
         uv_timer_init(srv->loop, &srv->grace_timer);

@@ -1,0 +1,122 @@
+"""--max-size and --idle-timeout."""
+
+import time
+
+from smtp_client import RawSmtp, open_session, send_message
+
+MAX_SIZE = 1000
+
+
+def sized_data(size):
+    """Return message data of exactly size bytes, ending in CRLF."""
+    header = b"Subject: sized\r\n\r\n"
+    return header + b"x" * (size - len(header) - 2) + b"\r\n"
+
+
+def test_max_size_advertised(start_smtpcatch):
+    server = start_smtpcatch("--max-size", MAX_SIZE)
+
+    with RawSmtp(server.port) as client:
+        client.read_reply()
+        ehlo = client.command("EHLO client.example")
+
+    assert f"250-SIZE {MAX_SIZE}" in ehlo.lines
+
+
+def test_max_size_too_big_rejected(start_smtpcatch):
+    server = start_smtpcatch("--max-size", MAX_SIZE)
+
+    with open_session(server.port) as client:
+        too_big = send_message(client, "big@example.com", ["b@example.com"],
+                               sized_data(2 * MAX_SIZE))
+        small = send_message(client, "small@example.com", ["b@example.com"], sized_data(100))
+    message = server.next_message()
+
+    assert too_big.code == 552
+    assert small.code == 250
+    assert message["id"] == 1
+    assert message["mail_from"] == "small@example.com"
+    assert message["data"] == sized_data(100).decode("ascii")
+
+
+def test_max_size_exact_limit_accepted(start_smtpcatch):
+    server = start_smtpcatch("--max-size", MAX_SIZE)
+
+    with open_session(server.port) as client:
+        at_limit = send_message(client, "a@example.com", ["b@example.com"], sized_data(MAX_SIZE))
+        over_limit = send_message(client, "a@example.com", ["b@example.com"],
+                                  sized_data(MAX_SIZE + 1))
+    message = server.next_message()
+
+    assert at_limit.code == 250
+    assert over_limit.code == 552
+    assert message["size"] == MAX_SIZE
+
+
+def test_max_size_counts_unstuffed_bytes(start_smtpcatch):
+    # Every stuffed dot is sent but not stored, so the wire data exceeds the
+    # limit while the message itself is exactly at it.
+    server = start_smtpcatch("--max-size", MAX_SIZE)
+    data = b"Subject: dots\r\n\r\n" + b".x\r\n" * ((MAX_SIZE - 17) // 4)
+    data += b"y" * (MAX_SIZE - len(data) - 2) + b"\r\n"
+    wire = data.replace(b"\r\n.", b"\r\n..")
+
+    with open_session(server.port) as client:
+        reply = send_message(client, "a@example.com", ["b@example.com"], wire)
+    message = server.next_message()
+
+    assert len(data) == MAX_SIZE
+    assert len(wire) > MAX_SIZE
+    assert reply.code == 250
+    assert message["data"] == data.decode("ascii")
+
+
+def test_mail_size_param_over_limit(start_smtpcatch):
+    server = start_smtpcatch("--max-size", MAX_SIZE)
+
+    with open_session(server.port) as client:
+        over = client.command(f"MAIL FROM:<a@example.com> SIZE={MAX_SIZE + 1}")
+        within = client.command(f"MAIL FROM:<a@example.com> SIZE={MAX_SIZE}")
+
+    assert over.code == 552
+    assert within.code == 250
+
+
+def test_idle_timeout_closes_silent_client(start_smtpcatch):
+    server = start_smtpcatch("--idle-timeout", "0.3")
+
+    with RawSmtp(server.port) as client:
+        client.read_reply()
+        started = time.monotonic()
+        reply = client.read_reply()
+        waited = time.monotonic() - started
+        rest = client.read_until_closed()
+
+    assert reply.code == 421
+    assert reply.last.startswith("421 4.4.2")
+    assert waited >= 0.25
+    assert rest == b""
+
+
+def test_idle_timeout_resets_on_activity(start_smtpcatch):
+    server = start_smtpcatch("--idle-timeout", "0.3")
+
+    with open_session(server.port) as client:
+        replies = []
+        for _ in range(4):
+            time.sleep(0.15)
+            replies.append(client.command("NOOP"))
+
+    assert [reply.code for reply in replies] == [250] * 4
+
+
+def test_max_size_suffix_multiplies(start_smtpcatch):
+    server = start_smtpcatch("--max-size", "2K")
+
+    with open_session(server.port) as client:
+        at_limit = client.command("MAIL FROM:<a@example.com> SIZE=2048")
+        client.command("RSET")
+        over_limit = client.command("MAIL FROM:<a@example.com> SIZE=2049")
+
+    assert at_limit.code == 250
+    assert over_limit.code == 552

@@ -1,0 +1,175 @@
+"""How smtpcatch stops, and how it behaves when nobody reads its stdout.
+
+These tests start the binary without the draining reader of conftest.py,
+because the point is what happens while stdout is not being read, as in a
+fixture that reads only after its client's send call returns.
+"""
+import json
+import os
+import signal
+import smtplib
+import subprocess
+import time
+
+from conftest import has_ipv6_loopback, smtpcatch_binary
+from smtp_client import open_session, send_message
+
+LARGE_BODY = ("x" * 998 + "\r\n") * 300       # About 300 KB, well over a pipe buffer.
+
+
+def start(*args):
+    proc = subprocess.Popen([smtpcatch_binary(), *args], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    ready = json.loads(proc.stdout.readline())
+    return proc, ready["port"]
+
+
+def finish(proc, timeout=5):
+    try:
+        status = proc.wait(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    stderr = proc.stderr.read().decode()
+    proc.stdout.close()
+    proc.stderr.close()
+    return status, stderr
+
+
+def test_send_then_read_large_message():
+    # The README's fixture pattern: send first, read the line afterwards.
+    proc, port = start("--timeout", "20")
+    with smtplib.SMTP("127.0.0.1", port, timeout=5) as client:
+        client.sendmail("a@example.com", ["b@example.com"], "Subject: big\r\n\r\n" + LARGE_BODY)
+
+    message = json.loads(proc.stdout.readline())
+    proc.send_signal(signal.SIGTERM)
+    status, stderr = finish(proc)
+
+    assert message["data"] == "Subject: big\r\n\r\n" + LARGE_BODY
+    assert status == 0
+    assert stderr == ""
+
+
+def test_send_then_read_many_messages():
+    # Many lines that together overflow the pipe must all arrive, in order.
+    proc, port = start("--count", "200", "--timeout", "20")
+    with smtplib.SMTP("127.0.0.1", port, timeout=5) as client:
+        for number in range(200):
+            client.sendmail("a@example.com", ["b@example.com"],
+                            f"Subject: {number}\r\n\r\n" + "y" * 2000 + "\r\n")
+
+    lines = proc.stdout.read().splitlines()
+    status, _ = finish(proc)
+
+    assert status == 0
+    assert len(lines) == 200
+    assert [json.loads(line)["id"] for line in lines] == list(range(1, 201))
+    assert json.loads(lines[-1])["data"].startswith("Subject: 199\r\n")
+
+
+def test_timeout_fires_while_stdout_unread():
+    proc, port = start("--timeout", "1")
+    with smtplib.SMTP("127.0.0.1", port, timeout=5) as client:
+        client.sendmail("a@example.com", ["b@example.com"], "Subject: big\r\n\r\n" + LARGE_BODY)
+
+    started = time.monotonic()
+    status, stderr = finish(proc)
+    elapsed = time.monotonic() - started
+
+    assert status == 0
+    assert elapsed < 3.5
+    assert "bytes of output dropped" in stderr
+
+
+def test_count_waits_for_reader():
+    # After --count, the queued line is still delivered to a reader that
+    # comes late, and only then does smtpcatch exit.
+    proc, port = start("--count", "1", "--timeout", "20")
+    with smtplib.SMTP("127.0.0.1", port, timeout=5) as client:
+        client.sendmail("a@example.com", ["b@example.com"], "Subject: big\r\n\r\n" + LARGE_BODY)
+    time.sleep(0.3)
+
+    message = json.loads(proc.stdout.readline())
+    status, _ = finish(proc)
+
+    assert message["size"] == len("Subject: big\r\n\r\n" + LARGE_BODY)
+    assert status == 0
+
+
+def test_sigterm_with_idle_session_exits_promptly():
+    proc, port = start()
+    with open_session(port) as client:
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        reply = client.read_reply()
+        status, _ = finish(proc)
+        elapsed = time.monotonic() - started
+
+    assert reply.code == 421
+    assert status == 0
+    assert elapsed < 0.5
+
+
+def test_count_rejects_pipelined_mail():
+    # Once the count is reached, a MAIL pipelined behind the last message
+    # gets 421 4.3.2 instead of starting a transaction that cannot complete.
+    proc, port = start("--count", "1", "--timeout", "10")
+    with open_session(port) as client:
+        client.command("MAIL FROM:<a@example.com>")
+        client.command("RCPT TO:<b@example.com>")
+        client.command("DATA")
+        client.send(b"one\r\n.\r\nMAIL FROM:<a@example.com>\r\n")
+        accepted = client.read_reply()
+        rejected = client.read_reply()
+    status, _ = finish(proc)
+
+    assert accepted.code == 250
+    assert rejected.code == 421
+    assert "4.3.2" in rejected.lines[-1]
+    assert status == 0
+
+
+def test_closed_stdout_at_start_exits_1():
+    result = subprocess.run([smtpcatch_binary(), "--timeout", "1"], stdin=subprocess.DEVNULL,
+                            stdout=None, stderr=subprocess.PIPE, timeout=5,
+                            pass_fds=(), close_fds=True,
+                            preexec_fn=lambda: os.close(1))
+
+    assert result.returncode == 1
+    assert b"stdout is closed" in result.stderr
+
+
+def test_closed_stdin_and_stderr_still_work():
+    proc = subprocess.Popen([smtpcatch_binary(), "--count", "1", "--timeout", "10"],
+                            stdout=subprocess.PIPE,
+                            preexec_fn=lambda: (os.close(0), os.close(2)))
+    port = json.loads(proc.stdout.readline())["port"]
+    with open_session(port) as client:
+        reply = send_message(client, "a@example.com", ["b@example.com"], b"hi\r\n")
+        client.command("QUIT")
+    message = json.loads(proc.stdout.readline())
+    status = proc.wait(timeout=5)
+    proc.stdout.close()
+
+    assert reply.code == 250
+    assert message["data"] == "hi\r\n"
+    assert status == 0
+
+
+def test_ipv6_and_ipv4_share_port():
+    proc, port = start("--timeout", "5")
+    families = []
+    for host in ("127.0.0.1", "::1"):
+        try:
+            with open_session(port, host=host):
+                families.append(host)
+        except OSError:
+            pass
+    proc.send_signal(signal.SIGTERM)
+    finish(proc)
+
+    assert "127.0.0.1" in families
+    if has_ipv6_loopback():
+        assert "::1" in families
