@@ -91,13 +91,45 @@ void options_print_help(void)
 "Example: smtpcatch --count 1 --timeout 10 | jq .\n");
 }
 
+/* Return how many of the first len bytes of text are ASCII digits, in a row. */
+static size_t count_digits(const char *text, size_t len)
+{
+    size_t n = 0;
+
+    while (n < len && text[n] >= '0' && text[n] <= '9')
+        n++;
+    return n;
+}
+
+/*
+ * Return true when the len bytes at text are plain decimal: one or more
+ * digits and, when fraction is set, optionally a '.' and one or more
+ * digits. strtol and strtoull also take leading spaces and signs, and
+ * strtod takes hex ("0x10"), exponents ("1e3") and words ("inf", "nan")
+ * too, so every number option passes this check before it is converted.
+ */
+static bool is_decimal(const char *text, size_t len, bool fraction)
+{
+    size_t whole = count_digits(text, len), rest;
+
+    if (whole == 0)
+        return false;
+    if (whole == len)
+        return true;
+    if (!fraction || text[whole] != '.')
+        return false;
+
+    rest = len - whole - 1;
+    return rest > 0 && count_digits(text + whole + 1, rest) == rest;
+}
+
 /* Parse a port from text: a whole number from 0 to 65535. */
 static int parse_port(const char *text, int *port)
 {
     char *end;
     long v;
 
-    if (*text == '\0' || strspn(text, "0123456789") != strlen(text))
+    if (!is_decimal(text, strlen(text), false))
         return -1;
     errno = 0;
     v = strtol(text, &end, 10);
@@ -109,7 +141,8 @@ static int parse_port(const char *text, int *port)
 
 /*
  * Split HOST[:PORT]. IPv6 goes in brackets when a port follows ("[::1]:25");
- * a bare IPv6 address ("::1") has no port. An empty host means localhost.
+ * a bare IPv6 address ("::1") has no port. An empty host before a port
+ * (":2525") means localhost, but an empty value or "[]" is invalid.
  * host_buf receives the host and must hold strlen(text) + 1 bytes.
  */
 static int parse_listen(const char *text, char *host_buf, int *port, bool *has_port)
@@ -118,9 +151,11 @@ static int parse_listen(const char *text, char *host_buf, int *port, bool *has_p
     size_t host_len;
 
     *has_port = false;
+    if (text[0] == '\0')
+        return -1;
     if (text[0] == '[') {
         close = strchr(text, ']');
-        if (close == NULL || (close[1] != '\0' && close[1] != ':'))
+        if (close == NULL || close == text + 1 || (close[1] != '\0' && close[1] != ':'))
             return -1;
         host_len = (size_t)(close - text - 1);
         memcpy(host_buf, text + 1, host_len);
@@ -129,7 +164,7 @@ static int parse_listen(const char *text, char *host_buf, int *port, bool *has_p
             *has_port = true;
             return parse_port(close + 2, port);
         }
-        return host_len > 0 ? 0 : -1;
+        return 0;
     }
 
     colon = strrchr(text, ':');
@@ -147,16 +182,17 @@ static int parse_listen(const char *text, char *host_buf, int *port, bool *has_p
     return 0;
 }
 
-/* Parse a positive number of seconds, fractions allowed. */
+/* Parse a number of seconds in decimal, fractions allowed, up to 1e9. */
 static int parse_seconds(const char *text, double *seconds, bool allow_zero)
 {
     char *end;
     double v;
 
+    if (!is_decimal(text, strlen(text), true))
+        return -1;
     errno = 0;
     v = strtod(text, &end);
-    if (end == text || *end != '\0' || errno != 0 || !isfinite(v) || v < 0 ||
-        (v == 0 && !allow_zero) || v > 1e9)
+    if (*end != '\0' || errno != 0 || !isfinite(v) || (v == 0 && !allow_zero) || v > 1e9)
         return -1;
     *seconds = v;
     return 0;
@@ -166,7 +202,7 @@ static int parse_count(const char *text, unsigned long long *count)
 {
     char *end;
 
-    if (*text == '\0' || strspn(text, "0123456789") != strlen(text))
+    if (!is_decimal(text, strlen(text), false))
         return -1;
     errno = 0;
     *count = strtoull(text, &end, 10);
@@ -178,8 +214,11 @@ static int parse_size(const char *text, size_t *size)
 {
     char *end;
     unsigned long long v, unit = 1;
+    size_t digits_len = strlen(text);
 
-    if (*text < '0' || *text > '9')
+    if (digits_len > 0 && strchr("KkMmGg", text[digits_len - 1]) != NULL)
+        digits_len--;
+    if (!is_decimal(text, digits_len, false))
         return -1;
     errno = 0;
     v = strtoull(text, &end, 10);
@@ -191,10 +230,6 @@ static int parse_size(const char *text, size_t *size)
         unit = 1024ULL * 1024;
     else if (*end == 'G' || *end == 'g')
         unit = 1024ULL * 1024 * 1024;
-    else if (*end != '\0')
-        return -1;
-    if (unit != 1 && end[1] != '\0')
-        return -1;
     if (v == 0 || v > SIZE_MAX / 2 / unit)
         return -1;
     *size = (size_t)(v * unit);
@@ -248,8 +283,8 @@ int options_parse(int argc, char **argv, struct options *opts, char *err, size_t
             break;
         case 't':
             if (parse_seconds(optarg, &opts->timeout, false) != 0) {
-                snprintf(err, errlen, "invalid --timeout value '%.100s': expected a number of "
-                         "seconds greater than 0, such as 10 or 0.5", optarg);
+                snprintf(err, errlen, "invalid --timeout value '%.100s': expected a decimal "
+                         "number of seconds greater than 0, such as 10 or 0.5", optarg);
                 return -1;
             }
             break;
@@ -269,8 +304,8 @@ int options_parse(int argc, char **argv, struct options *opts, char *err, size_t
             break;
         case OPT_IDLE_TIMEOUT:
             if (parse_seconds(optarg, &opts->idle_timeout, true) != 0) {
-                snprintf(err, errlen, "invalid --idle-timeout value '%.100s': expected a number "
-                         "of seconds, or 0 for none", optarg);
+                snprintf(err, errlen, "invalid --idle-timeout value '%.100s': expected a "
+                         "decimal number of seconds, such as 30 or 0.5, or 0 for none", optarg);
                 return -1;
             }
             break;

@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static bool is_space(char c)
 {
@@ -50,39 +51,48 @@ static long find_path_end(const char *s, size_t len)
 
 /*
  * Check a mailbox: printable characters or UTF-8, no unquoted space, and a
- * non-empty local part and domain around the last '@'. A name without '@'
- * is allowed because RFC 5321 requires servers to take RCPT TO:<Postmaster>.
+ * non-empty local part and domain around one '@'. Returns SC_PATH_NO_DOMAIN
+ * for a mailbox without '@', which the caller accepts only as Postmaster.
  */
-static bool mailbox_valid(const char *s, size_t len)
+static enum sc_path_error check_mailbox(const char *s, size_t len)
 {
     bool quoted = false;
     size_t i;
     const char *at = NULL;
 
     if (len == 0 || !sc_utf8_valid(s, len))
-        return false;
+        return SC_PATH_SYNTAX;
 
     for (i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
 
         if (c < 0x20 || c == 0x7f)
-            return false;
+            return SC_PATH_SYNTAX;
         if (quoted && c == '\\') {
             i++;
             continue;
         }
-        if (c == '"')
+        if (c == '"') {
             quoted = !quoted;
-        else if (!quoted && (c == ' ' || c == '<' || c == '>'))
-            return false;
-        else if (!quoted && c == '@')
+        } else if (!quoted && (c == ' ' || c == '<' || c == '>')) {
+            return SC_PATH_SYNTAX;
+        } else if (!quoted && c == '@') {
+            /* RFC 5321 section 4.1.2: only a quoted local part may contain '@'. */
+            if (at != NULL)
+                return SC_PATH_SYNTAX;
             at = s + i;
+        }
     }
     if (quoted)
-        return false;
+        return SC_PATH_SYNTAX;
     if (at == NULL)
-        return true;
-    return at > s && at < s + len - 1;
+        return SC_PATH_NO_DOMAIN;   /* RFC 5321 section 4.1.2: Mailbox = Local-part "@" Domain. */
+    return at > s && at < s + len - 1 ? SC_PATH_OK : SC_PATH_SYNTAX;
+}
+
+static bool is_postmaster(const char *s, size_t len)
+{
+    return len == strlen("Postmaster") && strncasecmp(s, "Postmaster", len) == 0;
 }
 
 /* Skip an RFC 5321 source route ("@a.example,@b.example:") that old clients
@@ -98,11 +108,12 @@ static size_t skip_source_route(const char *s, size_t len)
 }
 
 /* Split the path off text. On success path_start and path_len give the
- * mailbox inside text, and rest is the index where the parameters begin. */
+ * path inside text, without brackets but with any source route, and rest is
+ * the index where the parameters begin. */
 static enum sc_path_error split_path(const char *text, size_t len, const char **path_start,
                                      size_t *path_len, size_t *rest)
 {
-    size_t i = 0, skip;
+    size_t i = 0;
     long end;
 
     while (i < len && is_space(text[i]))
@@ -126,11 +137,36 @@ static enum sc_path_error split_path(const char *text, size_t len, const char **
         *path_len = (size_t)(text + i - *path_start);
         *rest = i;
     }
-
-    skip = skip_source_route(*path_start, *path_len);
-    *path_start += skip;
-    *path_len -= skip;
     return SC_PATH_OK;
+}
+
+/*
+ * Check the path that split_path() found and drop its source route. On
+ * success start and len give the mailbox, or an empty string for <> in a
+ * reverse path.
+ */
+static enum sc_path_error check_path(const char **start, size_t *len, enum sc_path_kind kind)
+{
+    size_t route_len = skip_source_route(*start, *len);
+    enum sc_path_error err;
+
+    /* RFC 5321 section 4.1.2: Path = "<" [ A-d-l ":" ] Mailbox ">", so a route needs a mailbox. */
+    if (route_len > 0 && route_len == *len)
+        return SC_PATH_SYNTAX;
+    *start += route_len;
+    *len -= route_len;
+
+    if (*len == 0)
+        return kind == SC_REVERSE_PATH ? SC_PATH_OK : SC_PATH_NULL_REJECTED;
+    if (!sc_utf8_valid(*start, *len))
+        return SC_PATH_NOT_UTF8;
+
+    err = check_mailbox(*start, *len);
+    /* RFC 5321 section 4.5.1: RCPT TO:<Postmaster>, in any case, needs no domain. */
+    if (err == SC_PATH_NO_DOMAIN && kind == SC_FORWARD_PATH && route_len == 0 &&
+        is_postmaster(*start, *len))
+        return SC_PATH_OK;
+    return err;
 }
 
 /* Check "keyword[=value]": the keyword is a letter or digit followed by
@@ -232,7 +268,7 @@ static enum sc_path_error parse_params(const char *s, size_t len, struct sc_para
     return SC_PATH_OK;
 }
 
-enum sc_path_error sc_parse_path_and_params(const char *text, size_t len, bool allow_null,
+enum sc_path_error sc_parse_path_and_params(const char *text, size_t len, enum sc_path_kind kind,
                                             char **path, struct sc_param **params,
                                             size_t *params_len)
 {
@@ -243,13 +279,9 @@ enum sc_path_error sc_parse_path_and_params(const char *text, size_t len, bool a
     err = split_path(text, len, &start, &path_len, &rest);
     if (err != SC_PATH_OK)
         return err;
-
-    if (path_len == 0 && !allow_null)
-        return SC_PATH_NULL_REJECTED;
-    if (path_len > 0 && !sc_utf8_valid(start, path_len))
-        return SC_PATH_NOT_UTF8;
-    if (path_len > 0 && !mailbox_valid(start, path_len))
-        return SC_PATH_SYNTAX;
+    err = check_path(&start, &path_len, kind);
+    if (err != SC_PATH_OK)
+        return err;
 
     err = parse_params(text + rest, len - rest, params, params_len);
     if (err != SC_PATH_OK)

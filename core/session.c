@@ -176,7 +176,8 @@ static bool match_prefix(const char *arg, size_t len, const char *prefix, const 
     return true;
 }
 
-/* Check the MAIL parameters this server knows. Returns false after replying. */
+/* Check the MAIL parameters against the greeting and the extensions this
+ * server offers. Returns false after replying. */
 static bool check_mail_params(struct sc_session *s, const struct sc_param *params, size_t n,
                               struct sc_buf *out)
 {
@@ -185,6 +186,14 @@ static bool check_mail_params(struct sc_session *s, const struct sc_param *param
     const char *v;
     unsigned long long size;
     char *end;
+
+    /* MAIL parameters need EHLO, so after HELO they get 555 (RFC 1869, RFC 5321 4.1.1.11). */
+    if (n > 0 && !s->msg.esmtp) {
+        snprintf(line, sizeof(line), "555 5.5.4 MAIL parameter %.64s needs EHLO, but the "
+                 "session began with HELO", params[0].keyword);
+        reply(s, out, line);
+        return false;
+    }
 
     for (i = 0; i < n; i++) {
         v = params[i].value;
@@ -237,6 +246,12 @@ static void reply_path_error(struct sc_session *s, enum sc_path_error err, bool 
     case SC_PATH_NULL_REJECTED:
         reply(s, out, "501 5.1.3 The null address <> is not a valid recipient");
         break;
+    case SC_PATH_NO_DOMAIN:
+        reply(s, out, sender ? "501 5.1.7 Invalid sender address: a domain is required, "
+                               "as in user@example.com"
+                             : "501 5.1.3 Invalid recipient address: a domain is required, "
+                               "as in user@example.com");
+        break;
     case SC_PATH_NOT_UTF8:
         reply(s, out, sender ? "501 5.1.7 Invalid sender address: not valid UTF-8"
                              : "501 5.1.3 Invalid recipient address: not valid UTF-8");
@@ -280,7 +295,7 @@ static void cmd_mail(struct sc_session *s, const char *arg, size_t len, struct s
         reply(s, out, "501 5.5.4 Syntax: MAIL FROM:<address>");
         return;
     }
-    err = sc_parse_path_and_params(rest, rest_len, true, &path, &params, &params_len);
+    err = sc_parse_path_and_params(rest, rest_len, SC_REVERSE_PATH, &path, &params, &params_len);
     if (err != SC_PATH_OK) {
         reply_path_error(s, err, true, out);
         return;
@@ -319,7 +334,7 @@ static void cmd_rcpt(struct sc_session *s, const char *arg, size_t len, struct s
         reply(s, out, "452 4.5.3 Too many recipients");
         return;
     }
-    err = sc_parse_path_and_params(rest, rest_len, false, &path, &params, &params_len);
+    err = sc_parse_path_and_params(rest, rest_len, SC_FORWARD_PATH, &path, &params, &params_len);
     if (err != SC_PATH_OK) {
         reply_path_error(s, err, false, out);
         return;

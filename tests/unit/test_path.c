@@ -32,23 +32,23 @@ static void teardown(void)
 }
 
 /* Parse text of explicit length, which may hold NUL bytes. */
-static enum sc_path_error parse_bytes(const char *text, size_t len, bool allow_null)
+static enum sc_path_error parse_bytes(const char *text, size_t len, enum sc_path_kind kind)
 {
     teardown();
     setup();
-    return sc_parse_path_and_params(text, len, allow_null, &result.path, &result.params,
+    return sc_parse_path_and_params(text, len, kind, &result.path, &result.params,
                                     &result.params_len);
 }
 
-static enum sc_path_error parse(const char *text, bool allow_null)
+static enum sc_path_error parse(const char *text, enum sc_path_kind kind)
 {
-    return parse_bytes(text, strlen(text), allow_null);
+    return parse_bytes(text, strlen(text), kind);
 }
 
 /* Check that parsing text fails with err and leaves nothing allocated. */
-#define ASSERT_PARSE_FAILS(text, allow_null, err)                       \
+#define ASSERT_PARSE_FAILS(text, kind, err)                             \
     do {                                                                \
-        ck_assert_int_eq(parse((text), (allow_null)), (err));           \
+        ck_assert_int_eq(parse((text), (kind)), (err));                 \
         ck_assert_ptr_null(result.path);                                \
         ck_assert_ptr_null(result.params);                              \
         ck_assert_uint_eq(result.params_len, 0);                        \
@@ -58,7 +58,7 @@ static enum sc_path_error parse(const char *text, bool allow_null)
 
 START_TEST(test_path_brackets)
 {
-    ck_assert_int_eq(parse("<a@example.com>", false), SC_PATH_OK);
+    ck_assert_int_eq(parse("<a@example.com>", SC_FORWARD_PATH), SC_PATH_OK);
     ck_assert_str_eq(result.path, "a@example.com");
     ck_assert_uint_eq(result.params_len, 0);
 }
@@ -66,7 +66,7 @@ END_TEST
 
 START_TEST(test_path_leading_spaces)
 {
-    ck_assert_int_eq(parse(" \t <a@example.com>  ", false), SC_PATH_OK);
+    ck_assert_int_eq(parse(" \t <a@example.com>  ", SC_FORWARD_PATH), SC_PATH_OK);
     ck_assert_str_eq(result.path, "a@example.com");
     ck_assert_uint_eq(result.params_len, 0);
 }
@@ -74,10 +74,10 @@ END_TEST
 
 START_TEST(test_path_no_brackets)
 {
-    ck_assert_int_eq(parse("a@example.com", false), SC_PATH_OK);
+    ck_assert_int_eq(parse("a@example.com", SC_FORWARD_PATH), SC_PATH_OK);
     ck_assert_str_eq(result.path, "a@example.com");
 
-    ck_assert_int_eq(parse("a@example.com SIZE=10", false), SC_PATH_OK);
+    ck_assert_int_eq(parse("a@example.com SIZE=10", SC_FORWARD_PATH), SC_PATH_OK);
     ck_assert_str_eq(result.path, "a@example.com");
     ck_assert_uint_eq(result.params_len, 1);
     ck_assert_str_eq(result.params[0].keyword, "SIZE");
@@ -87,32 +87,113 @@ END_TEST
 
 START_TEST(test_path_source_route)
 {
-    ck_assert_int_eq(parse("<@a.example,@b.example:user@c.example>", false), SC_PATH_OK);
+    ck_assert_int_eq(parse("<@a.example,@b.example:user@c.example>", SC_FORWARD_PATH), SC_PATH_OK);
     ck_assert_str_eq(result.path, "user@c.example");
 
-    ck_assert_int_eq(parse("<@relay.example:user@c.example> BODY=7BIT", false), SC_PATH_OK);
+    ck_assert_int_eq(parse("<@relay.example:user@c.example> BODY=7BIT", SC_FORWARD_PATH),
+                     SC_PATH_OK);
     ck_assert_str_eq(result.path, "user@c.example");
     ck_assert_uint_eq(result.params_len, 1);
 }
 END_TEST
 
+/* A source route followed by nothing is neither a mailbox nor the null path. */
+START_TEST(test_path_source_route_alone)
+{
+    ASSERT_PARSE_FAILS("<@relay.example:>", SC_REVERSE_PATH, SC_PATH_SYNTAX);
+    ASSERT_PARSE_FAILS("<@relay.example:>", SC_FORWARD_PATH, SC_PATH_SYNTAX);
+    ASSERT_PARSE_FAILS("<@a.example,@b.example:> SIZE=1", SC_REVERSE_PATH, SC_PATH_SYNTAX);
+    ASSERT_PARSE_FAILS("@relay.example:", SC_REVERSE_PATH, SC_PATH_SYNTAX);
+}
+END_TEST
+
 START_TEST(test_path_postmaster)
 {
-    ck_assert_int_eq(parse("<Postmaster>", false), SC_PATH_OK);
+    ck_assert_int_eq(parse("<Postmaster>", SC_FORWARD_PATH), SC_PATH_OK);
     ck_assert_str_eq(result.path, "Postmaster");
+
+    ck_assert_int_eq(parse("<postmaster>", SC_FORWARD_PATH), SC_PATH_OK);
+    ck_assert_str_eq(result.path, "postmaster");
+
+    ck_assert_int_eq(parse("<POSTMASTER>", SC_FORWARD_PATH), SC_PATH_OK);
+    ck_assert_str_eq(result.path, "POSTMASTER");
+
+    ck_assert_int_eq(parse("PostMaster", SC_FORWARD_PATH), SC_PATH_OK);
+    ck_assert_str_eq(result.path, "PostMaster");
+
+    ck_assert_int_eq(parse("<Postmaster@example.com>", SC_FORWARD_PATH), SC_PATH_OK);
+    ck_assert_str_eq(result.path, "Postmaster@example.com");
+}
+END_TEST
+
+/* Only RCPT TO takes Postmaster without a domain, and only the bare word. */
+START_TEST(test_path_postmaster_elsewhere)
+{
+    ASSERT_PARSE_FAILS("<Postmaster>", SC_REVERSE_PATH, SC_PATH_NO_DOMAIN);
+    ASSERT_PARSE_FAILS("<@relay.example:Postmaster>", SC_FORWARD_PATH, SC_PATH_NO_DOMAIN);
+    ASSERT_PARSE_FAILS("<\"Postmaster\">", SC_FORWARD_PATH, SC_PATH_NO_DOMAIN);
+    ASSERT_PARSE_FAILS("<Postmasters>", SC_FORWARD_PATH, SC_PATH_NO_DOMAIN);
+    ASSERT_PARSE_FAILS("<Postmaste>", SC_FORWARD_PATH, SC_PATH_NO_DOMAIN);
+}
+END_TEST
+
+START_TEST(test_path_no_domain)
+{
+    ASSERT_PARSE_FAILS("<a>", SC_REVERSE_PATH, SC_PATH_NO_DOMAIN);
+    ASSERT_PARSE_FAILS("<a>", SC_FORWARD_PATH, SC_PATH_NO_DOMAIN);
+    ASSERT_PARSE_FAILS("a", SC_REVERSE_PATH, SC_PATH_NO_DOMAIN);
+    ASSERT_PARSE_FAILS("<a> SIZE=1", SC_REVERSE_PATH, SC_PATH_NO_DOMAIN);
+    ASSERT_PARSE_FAILS("<@relay.example:a>", SC_REVERSE_PATH, SC_PATH_NO_DOMAIN);
+    ASSERT_PARSE_FAILS("<\"a@b\">", SC_FORWARD_PATH, SC_PATH_NO_DOMAIN);
+    ASSERT_PARSE_FAILS("<用户>", SC_FORWARD_PATH, SC_PATH_NO_DOMAIN);
+}
+END_TEST
+
+/* An unquoted local part cannot contain '@', so a second unquoted '@' is invalid. */
+START_TEST(test_path_unquoted_at)
+{
+    ASSERT_PARSE_FAILS("<a@b@c.example>", SC_REVERSE_PATH, SC_PATH_SYNTAX);
+    ASSERT_PARSE_FAILS("<a@b@c.example>", SC_FORWARD_PATH, SC_PATH_SYNTAX);
+    ASSERT_PARSE_FAILS("a@b@c.example", SC_REVERSE_PATH, SC_PATH_SYNTAX);
+    ASSERT_PARSE_FAILS("<@relay.example:a@b@c.example>", SC_FORWARD_PATH, SC_PATH_SYNTAX);
+    ASSERT_PARSE_FAILS("<a@@c.example>", SC_FORWARD_PATH, SC_PATH_SYNTAX);
+    ASSERT_PARSE_FAILS("<a@c.example@>", SC_FORWARD_PATH, SC_PATH_SYNTAX);
+}
+END_TEST
+
+START_TEST(test_path_quoted_at)
+{
+    ck_assert_int_eq(parse("<\"a@b\"@c.example>", SC_REVERSE_PATH), SC_PATH_OK);
+    ck_assert_str_eq(result.path, "\"a@b\"@c.example");
+
+    ck_assert_int_eq(parse("<\"a@b@c\"@d.example>", SC_FORWARD_PATH), SC_PATH_OK);
+    ck_assert_str_eq(result.path, "\"a@b@c\"@d.example");
+}
+END_TEST
+
+START_TEST(test_path_address_literal)
+{
+    ck_assert_int_eq(parse("<a@[127.0.0.1]>", SC_REVERSE_PATH), SC_PATH_OK);
+    ck_assert_str_eq(result.path, "a@[127.0.0.1]");
+
+    ck_assert_int_eq(parse("<b@[IPv6:::1]>", SC_FORWARD_PATH), SC_PATH_OK);
+    ck_assert_str_eq(result.path, "b@[IPv6:::1]");
+
+    ck_assert_int_eq(parse("<@relay.example:c@[192.0.2.1]>", SC_FORWARD_PATH), SC_PATH_OK);
+    ck_assert_str_eq(result.path, "c@[192.0.2.1]");
 }
 END_TEST
 
 START_TEST(test_path_quoted_space)
 {
-    ck_assert_int_eq(parse("<\"john doe\"@example.com>", false), SC_PATH_OK);
+    ck_assert_int_eq(parse("<\"john doe\"@example.com>", SC_FORWARD_PATH), SC_PATH_OK);
     ck_assert_str_eq(result.path, "\"john doe\"@example.com");
 }
 END_TEST
 
 START_TEST(test_path_quoted_bracket)
 {
-    ck_assert_int_eq(parse("<\"a>b\"@example.com> SIZE=1", false), SC_PATH_OK);
+    ck_assert_int_eq(parse("<\"a>b\"@example.com> SIZE=1", SC_FORWARD_PATH), SC_PATH_OK);
     ck_assert_str_eq(result.path, "\"a>b\"@example.com");
     ck_assert_uint_eq(result.params_len, 1);
 }
@@ -120,56 +201,56 @@ END_TEST
 
 START_TEST(test_path_quoted_escapes)
 {
-    ck_assert_int_eq(parse("<\"a\\\"b\"@example.com>", false), SC_PATH_OK);
+    ck_assert_int_eq(parse("<\"a\\\"b\"@example.com>", SC_FORWARD_PATH), SC_PATH_OK);
     ck_assert_str_eq(result.path, "\"a\\\"b\"@example.com");
 
-    ck_assert_int_eq(parse("<\"a\\\\\"@example.com>", false), SC_PATH_OK);
+    ck_assert_int_eq(parse("<\"a\\\\\"@example.com>", SC_FORWARD_PATH), SC_PATH_OK);
     ck_assert_str_eq(result.path, "\"a\\\\\"@example.com");
 
-    ck_assert_int_eq(parse("<\"x\\>y@z\"@example.com>", false), SC_PATH_OK);
+    ck_assert_int_eq(parse("<\"x\\>y@z\"@example.com>", SC_FORWARD_PATH), SC_PATH_OK);
     ck_assert_str_eq(result.path, "\"x\\>y@z\"@example.com");
 }
 END_TEST
 
 START_TEST(test_path_unterminated_quote)
 {
-    ASSERT_PARSE_FAILS("<\"ab@example.com>", false, SC_PATH_SYNTAX);
-    ASSERT_PARSE_FAILS("<\"ab\\\">", false, SC_PATH_SYNTAX);
-    ASSERT_PARSE_FAILS("\"ab@example.com", false, SC_PATH_SYNTAX);
+    ASSERT_PARSE_FAILS("<\"ab@example.com>", SC_FORWARD_PATH, SC_PATH_SYNTAX);
+    ASSERT_PARSE_FAILS("<\"ab\\\">", SC_FORWARD_PATH, SC_PATH_SYNTAX);
+    ASSERT_PARSE_FAILS("\"ab@example.com", SC_FORWARD_PATH, SC_PATH_SYNTAX);
 }
 END_TEST
 
 START_TEST(test_path_unbalanced_brackets)
 {
-    ASSERT_PARSE_FAILS("<a@example.com", false, SC_PATH_SYNTAX);
-    ASSERT_PARSE_FAILS("a@example.com>", false, SC_PATH_SYNTAX);
-    ASSERT_PARSE_FAILS("<<a@example.com>>", false, SC_PATH_SYNTAX);
+    ASSERT_PARSE_FAILS("<a@example.com", SC_FORWARD_PATH, SC_PATH_SYNTAX);
+    ASSERT_PARSE_FAILS("a@example.com>", SC_FORWARD_PATH, SC_PATH_SYNTAX);
+    ASSERT_PARSE_FAILS("<<a@example.com>>", SC_FORWARD_PATH, SC_PATH_SYNTAX);
 }
 END_TEST
 
 START_TEST(test_path_text_after_bracket)
 {
-    ASSERT_PARSE_FAILS("<a@example.com>SIZE=1", false, SC_PATH_SYNTAX);
+    ASSERT_PARSE_FAILS("<a@example.com>SIZE=1", SC_FORWARD_PATH, SC_PATH_SYNTAX);
 }
 END_TEST
 
 START_TEST(test_path_missing)
 {
-    ASSERT_PARSE_FAILS("", false, SC_PATH_MISSING);
-    ASSERT_PARSE_FAILS("  \t", false, SC_PATH_MISSING);
-    ASSERT_PARSE_FAILS("", true, SC_PATH_MISSING);
+    ASSERT_PARSE_FAILS("", SC_FORWARD_PATH, SC_PATH_MISSING);
+    ASSERT_PARSE_FAILS("  \t", SC_FORWARD_PATH, SC_PATH_MISSING);
+    ASSERT_PARSE_FAILS("", SC_REVERSE_PATH, SC_PATH_MISSING);
 }
 END_TEST
 
 START_TEST(test_path_bad_mailbox)
 {
-    ASSERT_PARSE_FAILS("<a b@example.com>", false, SC_PATH_SYNTAX);
-    ASSERT_PARSE_FAILS("<a\tb@example.com>", false, SC_PATH_SYNTAX);
-    ASSERT_PARSE_FAILS("<a\x01@example.com>", false, SC_PATH_SYNTAX);
-    ASSERT_PARSE_FAILS("<a\x7f@example.com>", false, SC_PATH_SYNTAX);
-    ASSERT_PARSE_FAILS("<a@>", false, SC_PATH_SYNTAX);
-    ASSERT_PARSE_FAILS("<@example.com>", false, SC_PATH_SYNTAX);
-    ASSERT_PARSE_FAILS("<a<b@example.com>", false, SC_PATH_SYNTAX);
+    ASSERT_PARSE_FAILS("<a b@example.com>", SC_FORWARD_PATH, SC_PATH_SYNTAX);
+    ASSERT_PARSE_FAILS("<a\tb@example.com>", SC_FORWARD_PATH, SC_PATH_SYNTAX);
+    ASSERT_PARSE_FAILS("<a\x01@example.com>", SC_FORWARD_PATH, SC_PATH_SYNTAX);
+    ASSERT_PARSE_FAILS("<a\x7f@example.com>", SC_FORWARD_PATH, SC_PATH_SYNTAX);
+    ASSERT_PARSE_FAILS("<a@>", SC_FORWARD_PATH, SC_PATH_SYNTAX);
+    ASSERT_PARSE_FAILS("<@example.com>", SC_FORWARD_PATH, SC_PATH_SYNTAX);
+    ASSERT_PARSE_FAILS("<a<b@example.com>", SC_FORWARD_PATH, SC_PATH_SYNTAX);
 }
 END_TEST
 
@@ -177,18 +258,18 @@ START_TEST(test_path_nul_byte)
 {
     static const char text[] = "<a\0b@example.com>";
 
-    ck_assert_int_eq(parse_bytes(text, sizeof(text) - 1, false), SC_PATH_SYNTAX);
+    ck_assert_int_eq(parse_bytes(text, sizeof(text) - 1, SC_FORWARD_PATH), SC_PATH_SYNTAX);
     ck_assert_ptr_null(result.path);
 }
 END_TEST
 
 START_TEST(test_path_null_allowed)
 {
-    ck_assert_int_eq(parse("<>", true), SC_PATH_OK);
+    ck_assert_int_eq(parse("<>", SC_REVERSE_PATH), SC_PATH_OK);
     ck_assert_str_eq(result.path, "");
     ck_assert_uint_eq(result.params_len, 0);
 
-    ck_assert_int_eq(parse("<> BODY=8BITMIME", true), SC_PATH_OK);
+    ck_assert_int_eq(parse("<> BODY=8BITMIME", SC_REVERSE_PATH), SC_PATH_OK);
     ck_assert_str_eq(result.path, "");
     ck_assert_uint_eq(result.params_len, 1);
 }
@@ -196,32 +277,32 @@ END_TEST
 
 START_TEST(test_path_null_rejected)
 {
-    ASSERT_PARSE_FAILS("<>", false, SC_PATH_NULL_REJECTED);
-    ASSERT_PARSE_FAILS(" <> ", false, SC_PATH_NULL_REJECTED);
+    ASSERT_PARSE_FAILS("<>", SC_FORWARD_PATH, SC_PATH_NULL_REJECTED);
+    ASSERT_PARSE_FAILS(" <> ", SC_FORWARD_PATH, SC_PATH_NULL_REJECTED);
 }
 END_TEST
 
 START_TEST(test_path_utf8)
 {
-    ck_assert_int_eq(parse("<用户@例子.广告>", false), SC_PATH_OK);
+    ck_assert_int_eq(parse("<用户@例子.广告>", SC_FORWARD_PATH), SC_PATH_OK);
     ck_assert_str_eq(result.path, "用户@例子.广告");
 
-    ck_assert_int_eq(parse("<δοκιμή@παράδειγμα.δοκιμή>", false), SC_PATH_OK);
+    ck_assert_int_eq(parse("<δοκιμή@παράδειγμα.δοκιμή>", SC_FORWARD_PATH), SC_PATH_OK);
     ck_assert_str_eq(result.path, "δοκιμή@παράδειγμα.δοκιμή");
 
-    ck_assert_int_eq(parse("<\"jöhn 😀\"@example.com>", false), SC_PATH_OK);
+    ck_assert_int_eq(parse("<\"jöhn 😀\"@example.com>", SC_FORWARD_PATH), SC_PATH_OK);
     ck_assert_str_eq(result.path, "\"jöhn 😀\"@example.com");
 }
 END_TEST
 
 START_TEST(test_path_invalid_utf8)
 {
-    ASSERT_PARSE_FAILS("<a\xff@example.com>", false, SC_PATH_NOT_UTF8);
-    ASSERT_PARSE_FAILS("<\xc3@example.com>", false, SC_PATH_NOT_UTF8);
-    ASSERT_PARSE_FAILS("<\xc0\xaf@example.com>", false, SC_PATH_NOT_UTF8);
-    ASSERT_PARSE_FAILS("<\xed\xa0\x80@example.com>", false, SC_PATH_NOT_UTF8);
-    ASSERT_PARSE_FAILS("<\xf4\x90\x80\x80@example.com>", false, SC_PATH_NOT_UTF8);
-    ASSERT_PARSE_FAILS("a\xfe@example.com", true, SC_PATH_NOT_UTF8);
+    ASSERT_PARSE_FAILS("<a\xff@example.com>", SC_FORWARD_PATH, SC_PATH_NOT_UTF8);
+    ASSERT_PARSE_FAILS("<\xc3@example.com>", SC_FORWARD_PATH, SC_PATH_NOT_UTF8);
+    ASSERT_PARSE_FAILS("<\xc0\xaf@example.com>", SC_FORWARD_PATH, SC_PATH_NOT_UTF8);
+    ASSERT_PARSE_FAILS("<\xed\xa0\x80@example.com>", SC_FORWARD_PATH, SC_PATH_NOT_UTF8);
+    ASSERT_PARSE_FAILS("<\xf4\x90\x80\x80@example.com>", SC_FORWARD_PATH, SC_PATH_NOT_UTF8);
+    ASSERT_PARSE_FAILS("a\xfe@example.com", SC_REVERSE_PATH, SC_PATH_NOT_UTF8);
 }
 END_TEST
 
@@ -229,7 +310,7 @@ END_TEST
 
 START_TEST(test_params_in_order)
 {
-    ck_assert_int_eq(parse("<a@example.com> SIZE=100 BODY=8BITMIME SMTPUTF8", true),
+    ck_assert_int_eq(parse("<a@example.com> SIZE=100 BODY=8BITMIME SMTPUTF8", SC_REVERSE_PATH),
                      SC_PATH_OK);
     ck_assert_uint_eq(result.params_len, 3);
     ck_assert_str_eq(result.params[0].keyword, "SIZE");
@@ -243,7 +324,7 @@ END_TEST
 
 START_TEST(test_params_keyword_upper)
 {
-    ck_assert_int_eq(parse("<a@example.com> size=1 Body=8bitMime x-my-ext=Va1ue", true),
+    ck_assert_int_eq(parse("<a@example.com> size=1 Body=8bitMime x-my-ext=Va1ue", SC_REVERSE_PATH),
                      SC_PATH_OK);
     ck_assert_uint_eq(result.params_len, 3);
     ck_assert_str_eq(result.params[0].keyword, "SIZE");
@@ -256,7 +337,8 @@ END_TEST
 
 START_TEST(test_params_extra_spaces)
 {
-    ck_assert_int_eq(parse("<a@example.com>   SIZE=1 \t BODY=7BIT  \t", true), SC_PATH_OK);
+    ck_assert_int_eq(parse("<a@example.com>   SIZE=1 \t BODY=7BIT  \t", SC_REVERSE_PATH),
+                     SC_PATH_OK);
     ck_assert_uint_eq(result.params_len, 2);
     ck_assert_str_eq(result.params[0].value, "1");
     ck_assert_str_eq(result.params[1].value, "7BIT");
@@ -265,28 +347,29 @@ END_TEST
 
 START_TEST(test_params_duplicate)
 {
-    ASSERT_PARSE_FAILS("<a@example.com> SIZE=1 SIZE=2", true, SC_PARAM_DUPLICATE);
-    ASSERT_PARSE_FAILS("<a@example.com> SIZE=1 BODY=7BIT size=1", true, SC_PARAM_DUPLICATE);
-    ASSERT_PARSE_FAILS("<a@example.com> SMTPUTF8 smtputf8", true, SC_PARAM_DUPLICATE);
+    ASSERT_PARSE_FAILS("<a@example.com> SIZE=1 SIZE=2", SC_REVERSE_PATH, SC_PARAM_DUPLICATE);
+    ASSERT_PARSE_FAILS("<a@example.com> SIZE=1 BODY=7BIT size=1", SC_REVERSE_PATH,
+                       SC_PARAM_DUPLICATE);
+    ASSERT_PARSE_FAILS("<a@example.com> SMTPUTF8 smtputf8", SC_REVERSE_PATH, SC_PARAM_DUPLICATE);
 }
 END_TEST
 
 START_TEST(test_params_bad_syntax)
 {
-    ASSERT_PARSE_FAILS("<a@example.com> =1", true, SC_PARAM_SYNTAX);
-    ASSERT_PARSE_FAILS("<a@example.com> SIZE=", true, SC_PARAM_SYNTAX);
-    ASSERT_PARSE_FAILS("<a@example.com> -X=1", true, SC_PARAM_SYNTAX);
-    ASSERT_PARSE_FAILS("<a@example.com> SI_ZE=1", true, SC_PARAM_SYNTAX);
-    ASSERT_PARSE_FAILS("<a@example.com> A=b=c", true, SC_PARAM_SYNTAX);
-    ASSERT_PARSE_FAILS("<a@example.com> A=b\x01", true, SC_PARAM_SYNTAX);
-    ASSERT_PARSE_FAILS("<a@example.com> A=b\x7f", true, SC_PARAM_SYNTAX);
-    ASSERT_PARSE_FAILS("<a@example.com> SIZE=1 B\xc3\xa9=1", true, SC_PARAM_SYNTAX);
+    ASSERT_PARSE_FAILS("<a@example.com> =1", SC_REVERSE_PATH, SC_PARAM_SYNTAX);
+    ASSERT_PARSE_FAILS("<a@example.com> SIZE=", SC_REVERSE_PATH, SC_PARAM_SYNTAX);
+    ASSERT_PARSE_FAILS("<a@example.com> -X=1", SC_REVERSE_PATH, SC_PARAM_SYNTAX);
+    ASSERT_PARSE_FAILS("<a@example.com> SI_ZE=1", SC_REVERSE_PATH, SC_PARAM_SYNTAX);
+    ASSERT_PARSE_FAILS("<a@example.com> A=b=c", SC_REVERSE_PATH, SC_PARAM_SYNTAX);
+    ASSERT_PARSE_FAILS("<a@example.com> A=b\x01", SC_REVERSE_PATH, SC_PARAM_SYNTAX);
+    ASSERT_PARSE_FAILS("<a@example.com> A=b\x7f", SC_REVERSE_PATH, SC_PARAM_SYNTAX);
+    ASSERT_PARSE_FAILS("<a@example.com> SIZE=1 B\xc3\xa9=1", SC_REVERSE_PATH, SC_PARAM_SYNTAX);
 }
 END_TEST
 
 START_TEST(test_params_utf8_value)
 {
-    ck_assert_int_eq(parse("<a@example.com> X-NAME=café😀", true), SC_PATH_OK);
+    ck_assert_int_eq(parse("<a@example.com> X-NAME=café😀", SC_REVERSE_PATH), SC_PATH_OK);
     ck_assert_uint_eq(result.params_len, 1);
     ck_assert_str_eq(result.params[0].keyword, "X-NAME");
     ck_assert_str_eq(result.params[0].value, "café😀");
@@ -295,8 +378,8 @@ END_TEST
 
 START_TEST(test_params_invalid_utf8_value)
 {
-    ASSERT_PARSE_FAILS("<a@example.com> X-NAME=caf\xe9", true, SC_PARAM_SYNTAX);
-    ASSERT_PARSE_FAILS("<a@example.com> X-NAME=\xc0\xaf", true, SC_PARAM_SYNTAX);
+    ASSERT_PARSE_FAILS("<a@example.com> X-NAME=caf\xe9", SC_REVERSE_PATH, SC_PARAM_SYNTAX);
+    ASSERT_PARSE_FAILS("<a@example.com> X-NAME=\xc0\xaf", SC_REVERSE_PATH, SC_PARAM_SYNTAX);
 }
 END_TEST
 
@@ -423,7 +506,13 @@ Suite *suite_path(void)
     tcase_add_test(paths, test_path_leading_spaces);
     tcase_add_test(paths, test_path_no_brackets);
     tcase_add_test(paths, test_path_source_route);
+    tcase_add_test(paths, test_path_source_route_alone);
     tcase_add_test(paths, test_path_postmaster);
+    tcase_add_test(paths, test_path_postmaster_elsewhere);
+    tcase_add_test(paths, test_path_no_domain);
+    tcase_add_test(paths, test_path_unquoted_at);
+    tcase_add_test(paths, test_path_quoted_at);
+    tcase_add_test(paths, test_path_address_literal);
     tcase_add_test(paths, test_path_quoted_space);
     tcase_add_test(paths, test_path_quoted_bracket);
     tcase_add_test(paths, test_path_quoted_escapes);

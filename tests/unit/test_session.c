@@ -327,6 +327,45 @@ START_TEST(test_session_helo_missing_name)
 }
 END_TEST
 
+#define HELO_PARAM_REJECTED(keyword) \
+    "555 5.5.4 MAIL parameter " keyword " needs EHLO, but the session began with HELO\r\n"
+
+/* Service extensions exist only after EHLO, so MAIL parameters after HELO
+ * get 555 while MAIL without them still works. */
+START_TEST(test_session_helo_mail_params)
+{
+    sc_buf_clear(&harness.replies);
+    ASSERT_EXCHANGE("HELO x\r\n", "250 mx.test\r\n");
+    ASSERT_EXCHANGE("MAIL FROM:<a@b.example> SIZE=10\r\n", HELO_PARAM_REJECTED("SIZE"));
+    ASSERT_EXCHANGE("MAIL FROM:<a@b.example> body=8BITMIME\r\n", HELO_PARAM_REJECTED("BODY"));
+    ASSERT_EXCHANGE("MAIL FROM:<a@b.example> SMTPUTF8\r\n", HELO_PARAM_REJECTED("SMTPUTF8"));
+    ASSERT_EXCHANGE("MAIL FROM:<> SIZE=10 BODY=7BIT\r\n", HELO_PARAM_REJECTED("SIZE"));
+    ASSERT_EXCHANGE("MAIL FROM:<a@b.example>\r\n", SENDER_OK);
+    ASSERT_EXCHANGE("RCPT TO:<c@d.example>\r\n", RCPT_OK);
+    ASSERT_EXCHANGE("DATA\r\n", DATA_GO);
+    ASSERT_EXCHANGE("x\r\n.\r\n", ACCEPTED);
+
+    ck_assert_uint_eq(harness.messages_len, 1);
+    ck_assert_str_eq(harness.messages[0].mail_from, "a@b.example");
+    ck_assert_str_eq(harness.messages[0].params, "");
+    ck_assert(!harness.messages[0].esmtp);
+}
+END_TEST
+
+/* Only the latest greeting counts. EHLO enables parameters, and a later
+ * HELO disables them again. */
+START_TEST(test_session_mail_params_follow_greeting)
+{
+    sc_buf_clear(&harness.replies);
+    ASSERT_EXCHANGE("HELO x\r\n", "250 mx.test\r\n");
+    ASSERT_EXCHANGE("EHLO x\r\n", EHLO_REPLY);
+    ASSERT_EXCHANGE("MAIL FROM:<a@b.example> SIZE=10\r\n", SENDER_OK);
+    ASSERT_EXCHANGE("HELO x\r\n", "250 mx.test\r\n");
+    ASSERT_EXCHANGE("MAIL FROM:<a@b.example> SIZE=10\r\n", HELO_PARAM_REJECTED("SIZE"));
+    ASSERT_EXCHANGE("MAIL FROM:<a@b.example>\r\n", SENDER_OK);
+}
+END_TEST
+
 /* ------------------------------------------------------------------- MAIL */
 
 START_TEST(test_session_mail_params_kept)
@@ -534,6 +573,101 @@ START_TEST(test_session_too_many_rcpts)
 
     ck_assert_uint_eq(harness.messages_len, 1);
     ck_assert_uint_eq(harness.messages[0].rcpt_to_len, 5);
+}
+END_TEST
+
+#define SENDER_NO_DOMAIN \
+    "501 5.1.7 Invalid sender address: a domain is required, as in user@example.com\r\n"
+#define RCPT_NO_DOMAIN \
+    "501 5.1.3 Invalid recipient address: a domain is required, as in user@example.com\r\n"
+#define SENDER_SYNTAX "501 5.1.7 Invalid sender address syntax\r\n"
+#define RCPT_SYNTAX "501 5.1.3 Invalid recipient address syntax\r\n"
+
+START_TEST(test_session_mail_no_domain)
+{
+    begin_ehlo();
+    ASSERT_EXCHANGE("MAIL FROM:<a>\r\n", SENDER_NO_DOMAIN);
+    ASSERT_EXCHANGE("MAIL FROM:a\r\n", SENDER_NO_DOMAIN);
+    ASSERT_EXCHANGE("MAIL FROM:<Postmaster>\r\n", SENDER_NO_DOMAIN);
+    ASSERT_EXCHANGE("MAIL FROM:<a@b.example>\r\n", SENDER_OK);
+}
+END_TEST
+
+START_TEST(test_session_rcpt_no_domain)
+{
+    begin_ehlo();
+    ASSERT_EXCHANGE("MAIL FROM:<a@b.example>\r\n", SENDER_OK);
+    ASSERT_EXCHANGE("RCPT TO:<a>\r\n", RCPT_NO_DOMAIN);
+    ASSERT_EXCHANGE("RCPT TO: c\r\n", RCPT_NO_DOMAIN);
+    ASSERT_EXCHANGE("RCPT TO:<@relay.example:Postmaster>\r\n", RCPT_NO_DOMAIN);
+    ASSERT_EXCHANGE("DATA\r\n", "503 5.5.1 Send RCPT first: no valid recipients\r\n");
+}
+END_TEST
+
+/* RCPT TO:<Postmaster> must be accepted in any case, with no domain. */
+START_TEST(test_session_rcpt_postmaster)
+{
+    begin_ehlo();
+    ASSERT_EXCHANGE("MAIL FROM:<a@b.example>\r\n", SENDER_OK);
+    ASSERT_EXCHANGE("RCPT TO:<Postmaster>\r\n", RCPT_OK);
+    ASSERT_EXCHANGE("RCPT TO:<postmaster>\r\n", RCPT_OK);
+    ASSERT_EXCHANGE("RCPT TO:<POSTMASTER>\r\n", RCPT_OK);
+    ASSERT_EXCHANGE("DATA\r\n", DATA_GO);
+    ASSERT_EXCHANGE("x\r\n.\r\n", ACCEPTED);
+
+    ck_assert_uint_eq(harness.messages_len, 1);
+    ck_assert_uint_eq(harness.messages[0].rcpt_to_len, 3);
+    ck_assert_str_eq(harness.messages[0].rcpt_to[0], "Postmaster");
+    ck_assert_str_eq(harness.messages[0].rcpt_to[1], "postmaster");
+    ck_assert_str_eq(harness.messages[0].rcpt_to[2], "POSTMASTER");
+}
+END_TEST
+
+/* A source route with no mailbox after it is not the null sender. */
+START_TEST(test_session_source_route_alone)
+{
+    begin_ehlo();
+    ASSERT_EXCHANGE("MAIL FROM:<@relay.example:>\r\n", SENDER_SYNTAX);
+    ASSERT_EXCHANGE("MAIL FROM:<@relay.example:a@b.example>\r\n", SENDER_OK);
+    ASSERT_EXCHANGE("RCPT TO:<@relay.example:>\r\n", RCPT_SYNTAX);
+    ASSERT_EXCHANGE("RCPT TO:<@relay.example:c@d.example>\r\n", RCPT_OK);
+    ASSERT_EXCHANGE("DATA\r\n", DATA_GO);
+    ASSERT_EXCHANGE("x\r\n.\r\n", ACCEPTED);
+
+    ck_assert_uint_eq(harness.messages_len, 1);
+    ck_assert_str_eq(harness.messages[0].mail_from, "a@b.example");
+    ck_assert_str_eq(harness.messages[0].rcpt_to[0], "c@d.example");
+}
+END_TEST
+
+/* '@' belongs in the local part only when that part is quoted. */
+START_TEST(test_session_unquoted_at)
+{
+    begin_ehlo();
+    ASSERT_EXCHANGE("MAIL FROM:<a@b@c.example>\r\n", SENDER_SYNTAX);
+    ASSERT_EXCHANGE("MAIL FROM:<\"a@b\"@c.example>\r\n", SENDER_OK);
+    ASSERT_EXCHANGE("RCPT TO:<d@e@f.example>\r\n", RCPT_SYNTAX);
+    ASSERT_EXCHANGE("RCPT TO:<\"d@e\"@f.example>\r\n", RCPT_OK);
+    ASSERT_EXCHANGE("DATA\r\n", DATA_GO);
+    ASSERT_EXCHANGE("x\r\n.\r\n", ACCEPTED);
+
+    ck_assert_uint_eq(harness.messages_len, 1);
+    ck_assert_str_eq(harness.messages[0].mail_from, "\"a@b\"@c.example");
+    ck_assert_str_eq(harness.messages[0].rcpt_to[0], "\"d@e\"@f.example");
+}
+END_TEST
+
+START_TEST(test_session_address_literal)
+{
+    begin_ehlo();
+    ASSERT_EXCHANGE("MAIL FROM:<a@[127.0.0.1]>\r\n", SENDER_OK);
+    ASSERT_EXCHANGE("RCPT TO:<b@[IPv6:::1]>\r\n", RCPT_OK);
+    ASSERT_EXCHANGE("DATA\r\n", DATA_GO);
+    ASSERT_EXCHANGE("x\r\n.\r\n", ACCEPTED);
+
+    ck_assert_uint_eq(harness.messages_len, 1);
+    ck_assert_str_eq(harness.messages[0].mail_from, "a@[127.0.0.1]");
+    ck_assert_str_eq(harness.messages[0].rcpt_to[0], "b@[IPv6:::1]");
 }
 END_TEST
 
@@ -761,6 +895,7 @@ static const struct step reply_steps[] = {
     {"EHLO bad\x01name\r\n", false, SC_ACCEPT},
     {"EHLO client.test\r\n", true, SC_ACCEPT},
     {"HELO client.test\r\n", true, SC_ACCEPT},
+    {"MAIL FROM:<a@example.com> SIZE=10\r\n", false, SC_ACCEPT},
     {"EHLO client.test\r\n", true, SC_ACCEPT},
     {"FOO\r\n", false, SC_ACCEPT},
     {"EXPN list\r\n", false, SC_ACCEPT},
@@ -777,6 +912,9 @@ static const struct step reply_steps[] = {
     {"MAIL TO:<a@example.com>\r\n", false, SC_ACCEPT},
     {"MAIL FROM:\r\n", false, SC_ACCEPT},
     {"MAIL FROM:<a b>\r\n", false, SC_ACCEPT},
+    {"MAIL FROM:<a>\r\n", false, SC_ACCEPT},
+    {"MAIL FROM:<@relay.example:>\r\n", false, SC_ACCEPT},
+    {"MAIL FROM:<a@b@example.com>\r\n", false, SC_ACCEPT},
     {"MAIL FROM:<\xff@example.com>\r\n", false, SC_ACCEPT},
     {"MAIL FROM:<a@example.com> FOO=1\r\n", false, SC_ACCEPT},
     {"MAIL FROM:<a@example.com> SIZE=1000\r\n", false, SC_ACCEPT},
@@ -792,6 +930,9 @@ static const struct step reply_steps[] = {
     {"RCPT TO:\r\n", false, SC_ACCEPT},
     {"RCPT TO:<>\r\n", false, SC_ACCEPT},
     {"RCPT TO:<b c>\r\n", false, SC_ACCEPT},
+    {"RCPT TO:<b>\r\n", false, SC_ACCEPT},
+    {"RCPT TO:<@relay.example:>\r\n", false, SC_ACCEPT},
+    {"RCPT TO:<b@c@example.com>\r\n", false, SC_ACCEPT},
     {"RCPT TO:<b\xff@example.com>\r\n", false, SC_ACCEPT},
     {"RCPT TO:<b@example.com> NOTIFY=NEVER\r\n", false, SC_ACCEPT},
     {"RCPT TO:<b@example.com>\r\n", false, SC_ACCEPT},
@@ -1403,6 +1544,8 @@ Suite *suite_session(void)
     tcase_add_test(commands, test_session_ehlo_records_helo);
     tcase_add_test(commands, test_session_helo);
     tcase_add_test(commands, test_session_helo_missing_name);
+    tcase_add_test(commands, test_session_helo_mail_params);
+    tcase_add_test(commands, test_session_mail_params_follow_greeting);
     tcase_add_test(commands, test_session_mail_params_kept);
     tcase_add_test(commands, test_session_mail_size_too_big);
     tcase_add_test(commands, test_session_mail_param_values);
@@ -1418,6 +1561,12 @@ Suite *suite_session(void)
     tcase_add_test(commands, test_session_utf8_addresses);
     tcase_add_test(commands, test_session_invalid_utf8_address);
     tcase_add_test(commands, test_session_too_many_rcpts);
+    tcase_add_test(commands, test_session_mail_no_domain);
+    tcase_add_test(commands, test_session_rcpt_no_domain);
+    tcase_add_test(commands, test_session_rcpt_postmaster);
+    tcase_add_test(commands, test_session_source_route_alone);
+    tcase_add_test(commands, test_session_unquoted_at);
+    tcase_add_test(commands, test_session_address_literal);
     tcase_add_test(commands, test_session_mail_before_helo);
     tcase_add_test(commands, test_session_rcpt_before_mail);
     tcase_add_test(commands, test_session_data_before_rcpt);
