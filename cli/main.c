@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
@@ -307,9 +308,13 @@ static int run(struct app *app)
     config.port = app->opts.port;
     config.hostname = "localhost";
     config.limits.max_size = app->opts.max_size;
-    config.limits.max_line = SC_DEFAULT_MAX_LINE;
-    config.limits.max_rcpts = SC_DEFAULT_MAX_RCPTS;
+    config.limits.max_line = app->opts.max_command_length;
+    config.limits.max_rcpts = app->opts.max_recipients;
+    config.limits.max_data_line = app->opts.max_line_length;
+    config.limits.max_errors = app->opts.max_errors;
+    config.limits.strict = app->opts.strict;
     config.idle_timeout = app->opts.idle_timeout;
+    config.max_connections = app->opts.max_connections;
     config.verbose = app->opts.verbose;
     config.on_message = on_message;
     config.arg = app;
@@ -336,6 +341,40 @@ static int run(struct app *app)
 
     uv_run(&app->loop, UV_RUN_DEFAULT);
     return app->status;
+}
+
+/*
+ * Raise the soft limit on open files to the hard limit, since each session
+ * takes a descriptor. When even that is below --max-connections, the
+ * default limit is lowered to fit, and a limit given on the command line
+ * gets a warning.
+ */
+static void fit_open_files_limit(struct options *opts)
+{
+    struct rlimit limit;
+    size_t usable;
+
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0)
+        return;
+    if (limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &limit);
+    }
+    if (limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur < 128)
+        return;
+
+    /* Keep a few descriptors for stdio, listeners and the event loop. */
+    usable = (size_t)limit.rlim_cur - 64;
+    if (opts->max_connections_set && opts->max_connections == 0)
+        return;
+    if (opts->max_connections > 0 && opts->max_connections <= usable)
+        return;
+    if (opts->max_connections_set)
+        sc_log("warning: the open files limit is %llu, too low for --max-connections %zu; "
+               "connections past it are closed at once (raise it with ulimit -n)",
+               (unsigned long long)limit.rlim_cur, opts->max_connections);
+    else
+        opts->max_connections = usable;
 }
 
 /*
@@ -386,6 +425,7 @@ int main(int argc, char **argv)
 
     /* A closed stdout must show up as EPIPE from write(), not kill the process. */
     signal(SIGPIPE, SIG_IGN);
+    fit_open_files_limit(&app.opts);
     if (uv_loop_init(&app.loop) != 0) {
         sc_log("error: cannot initialize the event loop");
         return EXIT_FAILURE;

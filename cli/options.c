@@ -18,6 +18,12 @@ enum {
     OPT_PORT_FILE = 256,
     OPT_MAX_SIZE,
     OPT_IDLE_TIMEOUT,
+    OPT_MAX_CONNECTIONS,
+    OPT_MAX_RECIPIENTS,
+    OPT_MAX_LINE_LENGTH,
+    OPT_MAX_COMMAND_LENGTH,
+    OPT_MAX_ERRORS,
+    OPT_STRICT,
     OPT_VERSION,
 };
 
@@ -29,6 +35,12 @@ static const struct option long_options[] = {
     {"port-file", required_argument, NULL, OPT_PORT_FILE},
     {"max-size", required_argument, NULL, OPT_MAX_SIZE},
     {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
+    {"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
+    {"max-recipients", required_argument, NULL, OPT_MAX_RECIPIENTS},
+    {"max-line-length", required_argument, NULL, OPT_MAX_LINE_LENGTH},
+    {"max-command-length", required_argument, NULL, OPT_MAX_COMMAND_LENGTH},
+    {"max-errors", required_argument, NULL, OPT_MAX_ERRORS},
+    {"strict", no_argument, NULL, OPT_STRICT},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
@@ -52,32 +64,53 @@ void options_print_help(void)
 "                            (default: unlimited)\n"
 "  -t, --timeout SECONDS     stop after SECONDS, fractions allowed (default: none)\n"
 "      --port-file FILE      once listening, write the port to FILE atomically\n"
-"      --max-size BYTES      largest message accepted, advertised as SIZE; a\n"
-"                            suffix K, M or G multiplies by 1024, 1024^2 or\n"
-"                            1024^3 (default 64M)\n"
-"      --idle-timeout SECONDS  close a session silent for SECONDS with\n"
-"                            421 4.4.2; 0 for never (default 300)\n"
+"      --strict              reject bare LF and bare CR: a command line ending\n"
+"                            in a bare LF gets 500 5.5.2, a message holding one\n"
+"                            gets 550 5.6.0 and is not written\n"
 "  -v, --verbose             log every SMTP command and reply on stderr\n"
 "  -h, --help                show this help and exit\n"
 "      --version             show the version and exit\n"
 "\n"
-"Output (stdout, one JSON object per line, each flushed at once):\n"
+"Limits (BYTES takes a suffix K, M or G for 1024, 1024^2 or 1024^3):\n"
+"      --max-size BYTES      largest message, advertised as SIZE; larger ones\n"
+"                            get 552 5.3.4 (default 64M)\n"
+"      --max-line-length BYTES  longest message line, without its line ending;\n"
+"                            a message with a longer one gets 552 5.3.4\n"
+"                            (default 1M)\n"
+"      --max-command-length BYTES  longest command line, with its line ending,\n"
+"                            at least 512; longer ones get 500 5.5.2\n"
+"                            (default 4096)\n"
+"      --max-recipients N    recipients per message; more get 452 4.5.3\n"
+"                            (default 1000)\n"
+"      --max-connections N   sessions open at once; more get 421 4.7.0 and are\n"
+"                            closed; 0 for no limit (default 10000)\n"
+"      --max-errors N        error replies in one session before 421 4.7.0 and\n"
+"                            close; 0 for no limit (default 100)\n"
+"      --idle-timeout SECONDS  close a session silent for SECONDS with\n"
+"                            421 4.4.2; 0 for never (default 300)\n"
+"\n"
+"Output (stdout, one JSON object per line, each written at once):\n"
 "  {\"event\":\"ready\",\"address\":...,\"port\":...,\"addresses\":[...],\"pid\":...,\n"
 "   \"version\":...}\n"
 "      first, once listening: address is the first of addresses, the list\n"
 "      of addresses bound.\n"
 "  {\"event\":\"message\",\"id\":...,\"received_at\":...,\"client\":{\"address\":...,\n"
 "   \"port\":...},\"helo\":...,\"esmtp\":...,\"mail_from\":...,\"mail_params\":{...},\n"
-"   \"rcpt_to\":[...],\"size\":...,\"data\":...}\n"
-"      one per accepted message, written before the client gets its 250.\n"
-"      id counts from 1; received_at is UTC with milliseconds; helo is null\n"
-"      when the client never sent HELO or EHLO; esmtp is true after EHLO;\n"
-"      mail_from is the sender without angle brackets (\"\" for <>);\n"
-"      mail_params maps each MAIL FROM keyword, upper-cased, to its value,\n"
-"      or to true when it has none; rcpt_to lists the recipients in order;\n"
-"      size is the message length in bytes; data is the message exactly as\n"
-"      received, after dot-unstuffing and without the final \".\" line.\n"
-"      When the message is not valid UTF-8, data_base64 replaces data.\n"
+"   \"rcpt_to\":[...],\"rcpt_params\":[...],\"size\":...,\"warnings\":[...],\n"
+"   \"data\":...}\n"
+"      one per accepted message, written (or queued behind earlier lines when\n"
+"      stdout is a full pipe) before the client gets its 250. id counts from\n"
+"      1; received_at is UTC with milliseconds; helo is the HELO or EHLO name;\n"
+"      esmtp is true after EHLO; mail_from is the sender without angle\n"
+"      brackets (\"\" for <>); mail_params maps each MAIL FROM keyword,\n"
+"      upper-cased, to its value, or to true when it has none; rcpt_to lists\n"
+"      the recipients in order and rcpt_params their parameters, one object\n"
+"      each; size is the message length in bytes; warnings names deviations\n"
+"      from the RFCs: bare_lf, bare_cr, line_over_998, nul_byte,\n"
+"      8bit_without_8bitmime, utf8_without_smtputf8, dot_line_bare_lf; data\n"
+"      is the message exactly as received, after dot-unstuffing and without\n"
+"      the final \".\" line. When the message is not valid UTF-8,\n"
+"      data_base64 replaces data.\n"
 "  Consumers should ignore members they do not know.\n"
 "\n"
 "Exit status:\n"
@@ -198,15 +231,21 @@ static int parse_seconds(const char *text, double *seconds, bool allow_zero)
     return 0;
 }
 
-static int parse_count(const char *text, unsigned long long *count)
+/* Parse a whole number of at least min. */
+static int parse_number(const char *text, unsigned long long min, unsigned long long *number)
 {
     char *end;
 
     if (!is_decimal(text, strlen(text), false))
         return -1;
     errno = 0;
-    *count = strtoull(text, &end, 10);
-    return errno == 0 && *count >= 1 ? 0 : -1;
+    *number = strtoull(text, &end, 10);
+    return errno == 0 && *number >= min ? 0 : -1;
+}
+
+static int parse_count(const char *text, unsigned long long *count)
+{
+    return parse_number(text, 1, count);
 }
 
 /* Parse a byte count with an optional K, M or G suffix (powers of 1024). */
@@ -242,6 +281,11 @@ static void set_defaults(struct options *opts)
     opts->host = "localhost";
     opts->max_size = SC_DEFAULT_MAX_SIZE;
     opts->idle_timeout = SC_DEFAULT_IDLE_TIMEOUT;
+    opts->max_connections = SC_DEFAULT_MAX_CONNECTIONS;
+    opts->max_recipients = SC_DEFAULT_MAX_RCPTS;
+    opts->max_line_length = SC_DEFAULT_MAX_DATA_LINE;
+    opts->max_command_length = SC_DEFAULT_MAX_LINE;
+    opts->max_errors = SC_DEFAULT_MAX_ERRORS;
 }
 
 int options_parse(int argc, char **argv, struct options *opts, char *err, size_t errlen)
@@ -249,6 +293,7 @@ int options_parse(int argc, char **argv, struct options *opts, char *err, size_t
     static char host_buf[256];
     const char *listen_text = NULL, *port_text = NULL;
     int c, listen_port = 0, port = 0;
+    unsigned long long number;
     bool listen_has_port = false;
 
     set_defaults(opts);
@@ -308,6 +353,51 @@ int options_parse(int argc, char **argv, struct options *opts, char *err, size_t
                          "decimal number of seconds, such as 30 or 0.5, or 0 for none", optarg);
                 return -1;
             }
+            break;
+        case OPT_MAX_CONNECTIONS:
+            if (parse_number(optarg, 0, &number) != 0 || number > 1000000) {
+                snprintf(err, errlen, "invalid --max-connections value '%.100s': expected a "
+                         "whole number up to 1000000, or 0 for no limit", optarg);
+                return -1;
+            }
+            opts->max_connections = (size_t)number;
+            opts->max_connections_set = true;
+            break;
+        case OPT_MAX_RECIPIENTS:
+            if (parse_number(optarg, 1, &number) != 0 || number > 1000000) {
+                snprintf(err, errlen, "invalid --max-recipients value '%.100s': expected a "
+                         "whole number from 1 to 1000000", optarg);
+                return -1;
+            }
+            opts->max_recipients = (size_t)number;
+            break;
+        case OPT_MAX_LINE_LENGTH:
+            if (parse_size(optarg, &opts->max_line_length) != 0) {
+                snprintf(err, errlen, "invalid --max-line-length value '%.100s': expected a "
+                         "number of bytes of at least 1, optionally followed by K, M or G",
+                         optarg);
+                return -1;
+            }
+            break;
+        case OPT_MAX_COMMAND_LENGTH:
+            /* RFC 5321 section 4.5.3.1.4: servers accept command lines of 512 bytes. */
+            if (parse_size(optarg, &opts->max_command_length) != 0 ||
+                opts->max_command_length < 512 || opts->max_command_length > 1024 * 1024) {
+                snprintf(err, errlen, "invalid --max-command-length value '%.100s': expected a "
+                         "number of bytes from 512 to 1M", optarg);
+                return -1;
+            }
+            break;
+        case OPT_MAX_ERRORS:
+            if (parse_number(optarg, 0, &number) != 0 || number > 1000000) {
+                snprintf(err, errlen, "invalid --max-errors value '%.100s': expected a whole "
+                         "number up to 1000000, or 0 for no limit", optarg);
+                return -1;
+            }
+            opts->max_errors = (unsigned)number;
+            break;
+        case OPT_STRICT:
+            opts->strict = true;
             break;
         case 'v':
             opts->verbose = true;

@@ -9,8 +9,9 @@
 #include <stddef.h>
 
 #define SC_DEFAULT_IDLE_TIMEOUT 300.0
+#define SC_DEFAULT_MAX_CONNECTIONS 10000
 
-/* The parsed options. The strings point into argv. */
+/* The parsed options. The strings point into argv or static storage. */
 struct options {
     const char *host;           /* From --listen; "localhost" when not given. */
     int port;                   /* From --port or --listen; 0 when neither. */
@@ -19,6 +20,13 @@ struct options {
     const char *port_file;
     size_t max_size;
     double idle_timeout;        /* Seconds; 0: none. */
+    size_t max_connections;     /* 0: no limit. */
+    bool max_connections_set;   /* Given on the command line. */
+    size_t max_recipients;
+    size_t max_line_length;     /* Message line, without its ending. */
+    size_t max_command_length;  /* Command line, with its ending. */
+    unsigned max_errors;        /* 0: no limit. */
+    bool strict;
     bool verbose;
     bool help;
     bool version;

@@ -7,6 +7,38 @@
 #include <string.h>
 #include <strings.h>
 
+static const char *const warning_names[SC_WARNINGS_LEN] = {
+    "bare_lf",
+    "bare_cr",
+    "line_over_998",
+    "nul_byte",
+    "8bit_without_8bitmime",
+    "utf8_without_smtputf8",
+    "dot_line_bare_lf",
+};
+
+const char *sc_warning_name(unsigned bit)
+{
+    unsigned i;
+
+    for (i = 0; i < SC_WARNINGS_LEN; i++) {
+        if (bit == 1u << i)
+            return warning_names[i];
+    }
+    return "unknown";
+}
+
+static void free_params(struct sc_param *params, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        free(params[i].keyword);
+        free(params[i].value);
+    }
+    free(params);
+}
+
 void sc_message_reset(struct sc_message *m)
 {
     size_t i;
@@ -19,10 +51,15 @@ void sc_message_reset(struct sc_message *m)
     m->mail_params = NULL;
     m->mail_params_len = 0;
 
-    for (i = 0; i < m->rcpt_to_len; i++)
+    for (i = 0; i < m->rcpt_to_len; i++) {
         free(m->rcpt_to[i]);
+        if (m->rcpt_params != NULL)
+            free_params(m->rcpt_params[i].items, m->rcpt_params[i].len);
+    }
     free(m->rcpt_to);
+    free(m->rcpt_params);
     m->rcpt_to = NULL;
+    m->rcpt_params = NULL;
     m->rcpt_to_len = 0;
     m->rcpt_to_cap = 0;
 
@@ -30,11 +67,20 @@ void sc_message_reset(struct sc_message *m)
     m->mail_from = NULL;
     m->data = NULL;
     m->size = 0;
+    m->warnings = 0;
+    m->chunked = false;
 }
 
 int sc_message_add_rcpt(struct sc_message *m, char *path)
 {
+    return sc_message_add_rcpt_params(m, path, NULL, 0);
+}
+
+int sc_message_add_rcpt_params(struct sc_message *m, char *path, struct sc_param *params,
+                               size_t params_len)
+{
     char **grown;
+    struct sc_params *grown_params;
     size_t cap;
 
     if (m->rcpt_to_len == m->rcpt_to_cap) {
@@ -43,9 +89,25 @@ int sc_message_add_rcpt(struct sc_message *m, char *path)
         if (grown == NULL)
             return -1;
         m->rcpt_to = grown;
+        if (m->rcpt_params != NULL) {
+            grown_params = realloc(m->rcpt_params, cap * sizeof(*grown_params));
+            if (grown_params == NULL)
+                return -1;
+            m->rcpt_params = grown_params;
+        }
         m->rcpt_to_cap = cap;
     }
 
+    /* The parameter array exists only once some recipient has parameters. */
+    if (params_len > 0 && m->rcpt_params == NULL) {
+        m->rcpt_params = calloc(m->rcpt_to_cap, sizeof(*m->rcpt_params));
+        if (m->rcpt_params == NULL)
+            return -1;
+    }
+    if (m->rcpt_params != NULL) {
+        m->rcpt_params[m->rcpt_to_len].items = params;
+        m->rcpt_params[m->rcpt_to_len].len = params_len;
+    }
     m->rcpt_to[m->rcpt_to_len++] = path;
     return 0;
 }

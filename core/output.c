@@ -177,13 +177,29 @@ done:
     return rc;
 }
 
+/* Build {"KEYWORD":"value",...}, with true for a parameter that has no value. */
+static cJSON *params_object(const struct sc_param *params, size_t len)
+{
+    cJSON *object = cJSON_CreateObject();
+    size_t i;
+
+    for (i = 0; object != NULL && i < len; i++) {
+        if (params[i].value != NULL)
+            cJSON_AddStringToObject(object, params[i].keyword, params[i].value);
+        else
+            cJSON_AddTrueToObject(object, params[i].keyword);
+    }
+    return object;
+}
+
 /* Build the message object without its data member. Returns NULL when out of memory. */
 static cJSON *build_envelope(const struct sc_message *msg, uint64_t id,
                              const struct timespec *received_at)
 {
-    cJSON *root = cJSON_CreateObject(), *client, *params, *rcpts;
+    cJSON *root = cJSON_CreateObject(), *client, *rcpts, *warnings;
     char stamp[40];
     size_t i;
+    unsigned bit;
 
     if (root == NULL)
         return NULL;
@@ -206,19 +222,30 @@ static cJSON *build_envelope(const struct sc_message *msg, uint64_t id,
     cJSON_AddBoolToObject(root, "esmtp", msg->esmtp);
     cJSON_AddStringToObject(root, "mail_from", msg->mail_from ? msg->mail_from : "");
 
-    params = cJSON_AddObjectToObject(root, "mail_params");
-    for (i = 0; params != NULL && i < msg->mail_params_len; i++) {
-        if (msg->mail_params[i].value != NULL)
-            cJSON_AddStringToObject(params, msg->mail_params[i].keyword, msg->mail_params[i].value);
-        else
-            cJSON_AddTrueToObject(params, msg->mail_params[i].keyword);
-    }
+    cJSON_AddItemToObject(root, "mail_params",
+                          params_object(msg->mail_params, msg->mail_params_len));
 
     rcpts = cJSON_AddArrayToObject(root, "rcpt_to");
     for (i = 0; rcpts != NULL && i < msg->rcpt_to_len; i++)
         cJSON_AddItemToArray(rcpts, cJSON_CreateString(msg->rcpt_to[i]));
 
+    /* One object per recipient, in the order of rcpt_to, so consumers can zip them. */
+    rcpts = cJSON_AddArrayToObject(root, "rcpt_params");
+    for (i = 0; rcpts != NULL && i < msg->rcpt_to_len; i++) {
+        if (msg->rcpt_params != NULL)
+            cJSON_AddItemToArray(rcpts, params_object(msg->rcpt_params[i].items,
+                                                      msg->rcpt_params[i].len));
+        else
+            cJSON_AddItemToArray(rcpts, cJSON_CreateObject());
+    }
+
     cJSON_AddNumberToObject(root, "size", (double)msg->size);
+
+    warnings = cJSON_AddArrayToObject(root, "warnings");
+    for (bit = 1; warnings != NULL && bit < 1u << SC_WARNINGS_LEN; bit <<= 1) {
+        if (msg->warnings & bit)
+            cJSON_AddItemToArray(warnings, cJSON_CreateString(sc_warning_name(bit)));
+    }
     return root;
 }
 

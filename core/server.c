@@ -57,6 +57,7 @@ struct conn {
     bool shutdown_done;         /* The write side is shut: every reply was sent. */
     bool eof;
     bool closing;
+    bool counted;               /* Counted in srv->sessions_len. */
     const char *close_reason;
     struct conn *prev, *next;
 };
@@ -78,6 +79,8 @@ struct sc_server {
 
     struct conn *conns;
     size_t conns_len;
+    size_t sessions_len;        /* Connections that got a greeting, not a 421. */
+    uint64_t rejected_len;      /* Connections rejected by max_connections. */
     uint64_t next_conn_id;
     int open_handles;           /* Listeners and the grace timer not yet closed. */
 
@@ -155,6 +158,8 @@ static void on_conn_closed(uv_handle_t *handle)
     if (c->next)
         c->next->prev = c->prev;
     srv->conns_len--;
+    if (c->counted)
+        srv->sessions_len--;
 
     sc_session_free(c->session);
     sc_buf_free(&c->in);
@@ -282,6 +287,10 @@ static void on_idle_timeout(uv_timer_t *timer)
 {
     struct conn *c = timer->data;
 
+    if (sc_session_saw_dot_line_bare_lf(c->session))
+        sc_log("conn=%llu idle timeout in message data after a \".\" line ended by a bare "
+               "LF: the client probably ends its data with LF.LF, but RFC 5321 ends it "
+               "only at CRLF.CRLF", (unsigned long long)c->id);
     sc_session_abort(c->session, "4.4.2 Idle timeout, closing connection", &c->out);
     conn_flush(c);
     conn_finish(c, "idle-timeout");
@@ -451,6 +460,24 @@ static void on_connection(uv_stream_t *listener, int status)
         sc_log("conn=%llu connected address=%s port=%d", (unsigned long long)c->id,
                c->address, c->port);
 
+    /* Over the limit, the client gets a 421 in place of the greeting, as
+     * RFC 5321 section 3.1 allows, and can retry later. */
+    if (srv->cfg.max_connections > 0 && srv->sessions_len >= srv->cfg.max_connections) {
+        /* Log the 1st, 2nd, 4th, 8th... rejection, so a flood cannot flood stderr. */
+        srv->rejected_len++;
+        if ((srv->rejected_len & (srv->rejected_len - 1)) == 0)
+            sc_log("conn=%llu rejected: %zu sessions are open, the maximum; %llu rejected "
+                   "so far", (unsigned long long)c->id, srv->sessions_len,
+                   (unsigned long long)srv->rejected_len);
+        sc_session_abort(c->session, "4.7.0 Too many connections, try again later", &c->out);
+        conn_flush(c);
+        uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+        conn_finish(c, "too-many-connections");
+        return;
+    }
+
+    c->counted = true;
+    srv->sessions_len++;
     sc_session_greet(c->session, srv->cfg.hostname, &c->out);
     conn_flush(c);
     uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);

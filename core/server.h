@@ -23,6 +23,7 @@ struct sc_server_config {
     const char *hostname;       /* Name in the greeting and the EHLO reply. */
     struct sc_limits limits;
     double idle_timeout;        /* Seconds a client may stay silent; 0 for none. */
+    size_t max_connections;     /* Sessions open at once; more get 421 4.7.0. 0: no limit. */
     bool verbose;               /* Log every command and reply on stderr. */
 
     /* Called once per complete message; see enum sc_verdict. Required. */

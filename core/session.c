@@ -1,9 +1,9 @@
 /*
  * The SMTP session state machine (RFC 5321, with PIPELINING, SIZE, 8BITMIME,
- * SMTPUTF8 and ENHANCEDSTATUSCODES). Only sc_enter() changes the state.
- * Command lines are found with memchr and parsed in place; message data is
- * copied once, into the session's data buffer, in runs between line-start
- * dots. The server layer owns the socket and calls sc_session_feed().
+ * SMTPUTF8, ENHANCEDSTATUSCODES, CHUNKING, BINARYMIME and DSN). Only
+ * sc_enter() changes the state. Command lines are found with memchr and
+ * parsed in place; the message body is received by body.c. The server
+ * layer owns the socket and calls sc_session_feed().
  */
 #include "session.h"
 
@@ -12,12 +12,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include "body.h"
+#include "params.h"
 #include "path.h"
 #include "utf8.h"
-
-/* A data buffer larger than this is freed after each message, so an idle
- * session does not keep the memory of its largest message. */
-#define DATA_BUF_KEEP (64 * 1024)
 
 enum sc_state {
     SC_FRESH,       /* Greeted; no HELO or EHLO yet. */
@@ -25,6 +23,8 @@ enum sc_state {
     SC_MAIL,        /* MAIL accepted; no recipient yet. */
     SC_RCPT,        /* At least one recipient accepted. */
     SC_DATA,        /* Receiving message data after 354. */
+    SC_CHUNK,       /* Reading the bytes of one BDAT chunk. */
+    SC_BDAT,        /* Between BDAT chunks of one transaction. */
     SC_CLOSING,     /* QUIT or 421 sent; input is ignored. */
 };
 
@@ -37,14 +37,20 @@ struct sc_session {
     const char *hostname;
 
     struct sc_message msg;
-    struct sc_buf data;         /* Message bytes after dot-unstuffing. */
-    bool data_line_start;       /* The last data byte seen ended a CRLF line. */
-    bool data_last_cr;          /* The last data byte seen was CR. */
-    bool data_too_big;          /* Data passed max_size and is being discarded. */
+    struct sc_body body;
 
+    /* The BDAT chunk being read. Its reply is sent once all its bytes are in. */
+    unsigned long long chunk_left;
+    bool chunk_last;            /* BDAT ... LAST: the chunk ends the message. */
+    const char *chunk_error;    /* Reply for a rejected BDAT, whose bytes are discarded. */
+    enum sc_state chunk_return; /* State after a rejected chunk. */
+
+    unsigned errors;            /* 4xx and 5xx replies sent, for max_errors. */
     bool discarding_line;       /* Skipping the rest of an overlong command line. */
     bool draining;              /* The server is stopping: take no new transaction. */
 };
+
+static void finish_chunk(struct sc_session *s, struct sc_buf *out);
 
 typedef void (*command_fn)(struct sc_session *s, const char *arg, size_t arg_len,
                            struct sc_buf *out);
@@ -59,8 +65,7 @@ static void sc_enter(struct sc_session *s, enum sc_state state)
     s->state = state;
 }
 
-/* Append one reply line, adding CRLF, and trace it. */
-static void reply(struct sc_session *s, struct sc_buf *out, const char *line)
+static void append_line(struct sc_session *s, struct sc_buf *out, const char *line)
 {
     size_t len = strlen(line);
 
@@ -70,15 +75,28 @@ static void reply(struct sc_session *s, struct sc_buf *out, const char *line)
         sc_enter(s, SC_CLOSING);
 }
 
+/* Append one reply line, adding CRLF, and trace it. A client that has
+ * drawn max_errors error replies is disconnected, as a client looping on
+ * bad commands would otherwise keep the session busy forever. */
+static void reply(struct sc_session *s, struct sc_buf *out, const char *line)
+{
+    append_line(s, out, line);
+    if ((line[0] != '4' && line[0] != '5') || strncmp(line, "421", 3) == 0)
+        return;
+
+    s->errors++;
+    if (s->limits.max_errors > 0 && s->errors >= s->limits.max_errors &&
+        s->state != SC_CLOSING) {
+        append_line(s, out, "421 4.7.0 Too many errors in this session, closing connection");
+        sc_enter(s, SC_CLOSING);
+    }
+}
+
 /* Drop the transaction (sender, recipients, data) but keep the greeting. */
 static void reset_transaction(struct sc_session *s)
 {
     sc_message_reset(&s->msg);
-    if (s->data.cap > DATA_BUF_KEEP)
-        sc_buf_free(&s->data);
-    else
-        sc_buf_clear(&s->data);
-    s->data_too_big = false;
+    sc_body_reset(&s->body);
 }
 
 static bool arg_empty(const char *arg, size_t len)
@@ -145,6 +163,9 @@ static void cmd_ehlo(struct sc_session *s, const char *arg, size_t len, struct s
     reply(s, out, "250-8BITMIME");
     reply(s, out, "250-SMTPUTF8");
     reply(s, out, "250-ENHANCEDSTATUSCODES");
+    reply(s, out, "250-CHUNKING");
+    reply(s, out, "250-BINARYMIME");
+    reply(s, out, "250-DSN");
     reply(s, out, "250 HELP");
     sc_enter(s, SC_READY);
 }
@@ -183,9 +204,6 @@ static bool check_mail_params(struct sc_session *s, const struct sc_param *param
 {
     char line[160];
     size_t i;
-    const char *v;
-    unsigned long long size;
-    char *end;
 
     /* MAIL parameters need EHLO, so after HELO they get 555 (RFC 1869, RFC 5321 4.1.1.11). */
     if (n > 0 && !s->msg.esmtp) {
@@ -196,33 +214,7 @@ static bool check_mail_params(struct sc_session *s, const struct sc_param *param
     }
 
     for (i = 0; i < n; i++) {
-        v = params[i].value;
-        if (strcmp(params[i].keyword, "SIZE") == 0) {
-            if (v == NULL || v[strspn(v, "0123456789")] != '\0' || strlen(v) > 20) {
-                reply(s, out, "501 5.5.4 Invalid SIZE value: expected a number of bytes");
-                return false;
-            }
-            size = strtoull(v, &end, 10);
-            if (size > s->limits.max_size) {
-                snprintf(line, sizeof(line),
-                         "552 5.3.4 Message size exceeds fixed maximum of %zu bytes",
-                         s->limits.max_size);
-                reply(s, out, line);
-                return false;
-            }
-        } else if (strcmp(params[i].keyword, "BODY") == 0) {
-            if (v == NULL || (strcasecmp(v, "7BIT") != 0 && strcasecmp(v, "8BITMIME") != 0)) {
-                reply(s, out, "501 5.5.4 Invalid BODY value: expected 7BIT or 8BITMIME");
-                return false;
-            }
-        } else if (strcmp(params[i].keyword, "SMTPUTF8") == 0) {
-            if (v != NULL) {
-                reply(s, out, "501 5.5.4 SMTPUTF8 takes no value");
-                return false;
-            }
-        } else {
-            snprintf(line, sizeof(line), "555 5.5.4 Unsupported MAIL parameter %.64s",
-                     params[i].keyword);
+        if (sc_check_mail_param(&params[i], s->limits.max_size, line, sizeof(line)) != NULL) {
             reply(s, out, line);
             return false;
         }
@@ -321,7 +313,12 @@ static void cmd_rcpt(struct sc_session *s, const char *arg, size_t len, struct s
     struct sc_param *params = NULL;
     enum sc_path_error err;
     char line[160];
+    size_t i;
 
+    if (s->state == SC_BDAT) {
+        reply(s, out, "503 5.5.1 RCPT cannot follow BDAT in one transaction");
+        return;
+    }
     if (s->state != SC_MAIL && s->state != SC_RCPT) {
         reply(s, out, "503 5.5.1 Send MAIL first");
         return;
@@ -339,16 +336,17 @@ static void cmd_rcpt(struct sc_session *s, const char *arg, size_t len, struct s
         reply_path_error(s, err, false, out);
         return;
     }
-    if (params_len > 0) {
-        snprintf(line, sizeof(line), "555 5.5.4 Unsupported RCPT parameter %.64s",
-                 params[0].keyword);
-        reply(s, out, line);
+    for (i = 0; i < params_len; i++) {
+        if (sc_check_rcpt_param(&params[i], line, sizeof(line)) != NULL) {
+            reply(s, out, line);
+            free(path);
+            sc_free_params(params, params_len);
+            return;
+        }
+    }
+    if (sc_message_add_rcpt_params(&s->msg, path, params, params_len) != 0) {
         free(path);
         sc_free_params(params, params_len);
-        return;
-    }
-    if (sc_message_add_rcpt(&s->msg, path) != 0) {
-        free(path);
         reply(s, out, "451 4.3.0 Out of memory, try again later");
         return;
     }
@@ -357,10 +355,22 @@ static void cmd_rcpt(struct sc_session *s, const char *arg, size_t len, struct s
     sc_enter(s, SC_RCPT);
 }
 
+/* Return true when the transaction declared BODY=BINARYMIME. */
+static bool body_is_binary(const struct sc_session *s)
+{
+    const struct sc_param *body = sc_message_find_param(&s->msg, "BODY");
+
+    return body != NULL && body->value != NULL && strcasecmp(body->value, "BINARYMIME") == 0;
+}
+
 static void cmd_data(struct sc_session *s, const char *arg, size_t len, struct sc_buf *out)
 {
     if (!arg_empty(arg, len)) {
         reply(s, out, "501 5.5.4 DATA takes no argument");
+        return;
+    }
+    if (s->state == SC_BDAT) {
+        reply(s, out, "503 5.5.1 DATA cannot follow BDAT in one transaction");
         return;
     }
     if (s->state == SC_MAIL) {
@@ -371,13 +381,70 @@ static void cmd_data(struct sc_session *s, const char *arg, size_t len, struct s
         reply(s, out, "503 5.5.1 Send MAIL first");
         return;
     }
+    /* RFC 3030 section 3: binary content can only come by BDAT. */
+    if (body_is_binary(s)) {
+        reply(s, out, "503 5.5.1 BODY=BINARYMIME needs BDAT, not DATA");
+        return;
+    }
 
-    sc_buf_clear(&s->data);
-    s->data_line_start = true;
-    s->data_last_cr = false;
-    s->data_too_big = false;
+    sc_body_begin(&s->body, s->limits.max_size, s->limits.max_data_line);
     reply(s, out, "354 End data with <CR><LF>.<CR><LF>");
     sc_enter(s, SC_DATA);
+}
+
+/* Parse "n" or "n LAST" (RFC 3030). Returns false on a syntax error. */
+static bool parse_bdat_arg(const char *arg, size_t len, unsigned long long *size, bool *last)
+{
+    size_t digits = 0, i;
+
+    while (digits < len && arg[digits] >= '0' && arg[digits] <= '9')
+        digits++;
+    if (digits == 0 || digits > 19)
+        return false;
+    *size = strtoull(arg, NULL, 10);
+
+    i = digits;
+    while (i < len && (arg[i] == ' ' || arg[i] == '\t'))
+        i++;
+    *last = false;
+    if (i == len)
+        return i == digits || arg_empty(arg + digits, len - digits);
+    if (i == digits || len - i != 4 || strncasecmp(arg + i, "LAST", 4) != 0)
+        return false;
+    *last = true;
+    return true;
+}
+
+/*
+ * BDAT n [LAST]: the next n bytes are message content, taken as they are.
+ * A rejected BDAT still has its bytes read and discarded, because the
+ * client may already have sent them (RFC 3030 section 3); the reply to any
+ * BDAT is sent once its bytes are in.
+ */
+static void cmd_bdat(struct sc_session *s, const char *arg, size_t len, struct sc_buf *out)
+{
+    unsigned long long size;
+    bool last;
+
+    if (!parse_bdat_arg(arg, len, &size, &last)) {
+        reply(s, out, "501 5.5.4 Syntax: BDAT size [LAST]");
+        return;
+    }
+
+    s->chunk_left = size;
+    s->chunk_last = last;
+    s->chunk_error = NULL;
+    s->chunk_return = s->state;
+    if (s->state == SC_MAIL)
+        s->chunk_error = "503 5.5.1 Send RCPT first: no valid recipients";
+    else if (s->state != SC_RCPT && s->state != SC_BDAT)
+        s->chunk_error = "503 5.5.1 Send MAIL first";
+    else if (s->state == SC_RCPT)
+        sc_body_begin(&s->body, s->limits.max_size, s->limits.max_data_line);
+
+    sc_enter(s, SC_CHUNK);
+    if (size == 0)
+        finish_chunk(s, out);
 }
 
 static void cmd_rset(struct sc_session *s, const char *arg, size_t len, struct sc_buf *out)
@@ -425,7 +492,7 @@ static void cmd_help(struct sc_session *s, const char *arg, size_t len, struct s
 {
     (void)arg;
     (void)len;
-    reply(s, out, "214 2.0.0 Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP");
+    reply(s, out, "214 2.0.0 Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP");
 }
 
 /* Commands from RFC 5321 and its extensions that this server does not offer. */
@@ -451,7 +518,7 @@ static const struct command commands[] = {
     {"EXPN", cmd_not_implemented},
     {"TURN", cmd_not_implemented},
     {"ETRN", cmd_not_implemented},
-    {"BDAT", cmd_not_implemented},
+    {"BDAT", cmd_bdat},
     {"AUTH", cmd_not_implemented},
     {"STARTTLS", cmd_not_implemented},
 };
@@ -488,23 +555,80 @@ static void run_command(struct sc_session *s, const char *line, size_t len, stru
     reply(s, out, "500 5.5.1 Unknown command");
 }
 
+/* Return true when s has a byte above 0x7F. */
+static bool has_non_ascii(const char *text)
+{
+    for (; *text != '\0'; text++) {
+        if ((unsigned char)*text >= 0x80)
+            return true;
+    }
+    return false;
+}
+
+/* Work out the warnings that depend on the envelope as well as the body. */
+static unsigned message_warnings(const struct sc_session *s)
+{
+    const struct sc_param *body = sc_message_find_param(&s->msg, "BODY");
+    unsigned warnings = s->body.warnings;
+    bool utf8_address = has_non_ascii(s->msg.mail_from);
+    size_t i;
+
+    /* Bare CR and LF are content in a BINARYMIME body (RFC 3030). */
+    if (body_is_binary(s))
+        warnings &= ~(unsigned)(SC_WARN_BARE_LF | SC_WARN_BARE_CR | SC_WARN_NUL_BYTE |
+                                SC_WARN_LINE_OVER_998 | SC_WARN_DOT_LINE_BARE_LF);
+    if (s->body.eight_bit && (body == NULL || body->value == NULL ||
+                              strcasecmp(body->value, "7BIT") == 0))
+        warnings |= SC_WARN_8BIT_WITHOUT_8BITMIME;
+
+    for (i = 0; i < s->msg.rcpt_to_len && !utf8_address; i++)
+        utf8_address = has_non_ascii(s->msg.rcpt_to[i]);
+    if (utf8_address && sc_message_find_param(&s->msg, "SMTPUTF8") == NULL)
+        warnings |= SC_WARN_UTF8_WITHOUT_SMTPUTF8;
+    return warnings;
+}
+
+/* Return the reply that rejects a complete body, or NULL to deliver it. */
+static const char *check_body(struct sc_session *s, char *line, size_t size)
+{
+    if (s->body.too_big) {
+        snprintf(line, size, "552 5.3.4 Message too big: the maximum is %zu bytes",
+                 s->limits.max_size);
+        return line;
+    }
+    if (s->body.line_too_long) {
+        snprintf(line, size, "552 5.3.4 Message has a line longer than the maximum of "
+                 "%zu bytes", s->limits.max_data_line);
+        return line;
+    }
+    if (s->limits.strict && !body_is_binary(s) &&
+        (s->body.warnings & (SC_WARN_BARE_LF | SC_WARN_BARE_CR)))
+        return "550 5.6.0 Message has a bare LF or bare CR; RFC 5321 requires CRLF line "
+               "endings";
+    return NULL;
+}
+
 /* Hand the completed message to the hook and reply with its verdict. */
 static void finish_message(struct sc_session *s, struct sc_buf *out)
 {
-    char line[128];
+    char line[160];
+    const char *rejection;
     enum sc_verdict verdict;
 
-    if (s->data_too_big) {
-        snprintf(line, sizeof(line), "552 5.3.4 Message too big: the maximum is %zu bytes",
-                 s->limits.max_size);
-        reply(s, out, line);
+    sc_body_end(&s->body);
+    rejection = check_body(s, line, sizeof(line));
+    if (rejection != NULL) {
+        reply(s, out, rejection);
         reset_transaction(s);
-        sc_enter(s, SC_READY);
+        if (s->state != SC_CLOSING)
+            sc_enter(s, SC_READY);
         return;
     }
 
-    s->msg.data = s->data.data ? s->data.data : "";
-    s->msg.size = s->data.len;
+    s->msg.data = s->body.data.data ? s->body.data.data : "";
+    s->msg.size = s->body.data.len;
+    s->msg.warnings = message_warnings(s);
+    s->msg.chunked = s->state == SC_CHUNK;
     verdict = s->hooks.on_message(s->hooks.arg, &s->msg);
     reset_transaction(s);
 
@@ -515,7 +639,8 @@ static void finish_message(struct sc_session *s, struct sc_buf *out)
         break;
     case SC_TEMPFAIL:
         reply(s, out, "451 4.3.0 Message could not be stored, try again later");
-        sc_enter(s, SC_READY);
+        if (s->state != SC_CLOSING)
+            sc_enter(s, SC_READY);
         break;
     case SC_SHUTDOWN:
     default:
@@ -525,68 +650,55 @@ static void finish_message(struct sc_session *s, struct sc_buf *out)
     }
 }
 
-/* Append a run of message bytes unless the message has outgrown max_size,
- * in which case the rest is only discarded: memory stays bounded. */
-static void append_data(struct sc_session *s, const char *bytes, size_t n)
-{
-    if (n == 0 || s->data_too_big)
-        return;
-    if (n > s->limits.max_size - s->data.len) {
-        s->data_too_big = true;
-        sc_buf_free(&s->data);
-        return;
-    }
-    if (sc_buf_append(&s->data, bytes, n) != 0) {
-        s->data_too_big = true;
-        sc_buf_free(&s->data);
-    }
-}
-
-/*
- * Consume message data up to and including the end marker <CRLF>.<CRLF>.
- * A line starts only after CRLF (RFC 5321 section 2.3.8), so a '.' line
- * reached through a bare LF is content. At a line start, "." CRLF ends the
- * data, "." LF is kept as it is, and any other leading '.' is a stuffed dot
- * and is removed. Returns the bytes consumed; up to two bytes (".", ".\r")
- * are left when they might begin the end marker.
- */
 static size_t feed_data(struct sc_session *s, const char *in, size_t len, struct sc_buf *out)
 {
-    size_t p = 0, run = 0;
-    const char *nl;
+    bool complete;
+    size_t used = sc_body_feed_dot(&s->body, in, len, &complete);
 
-    while (p < len) {
-        if (s->data_line_start && in[p] == '.') {
-            if (len - p < 2 || (in[p + 1] == '\r' && len - p < 3)) {
-                append_data(s, in + run, p - run);
-                return p;
-            }
-            if (in[p + 1] == '\r' && in[p + 2] == '\n') {
-                append_data(s, in + run, p - run);
-                finish_message(s, out);
-                return p + 3;
-            }
-            if (in[p + 1] != '\n') {
-                append_data(s, in + run, p - run);
-                run = p + 1;
-            }
-        }
+    if (complete)
+        finish_message(s, out);
+    return used;
+}
 
-        nl = memchr(in + p, '\n', len - p);
-        if (nl == NULL) {
-            /* The input ends inside a line, so a '.' in the next feed is
-             * not at the start of one. */
-            s->data_line_start = false;
-            p = len;
-            break;
-        }
-        s->data_line_start = (nl > in) ? nl[-1] == '\r' : s->data_last_cr;
-        p = (size_t)(nl - in) + 1;
+/* Reply to a chunk whose bytes are all in. */
+static void finish_chunk(struct sc_session *s, struct sc_buf *out)
+{
+    char line[96];
+
+    if (s->chunk_error != NULL) {
+        reply(s, out, s->chunk_error);
+        if (s->state != SC_CLOSING)
+            sc_enter(s, s->chunk_return);
+        return;
+    }
+    if (s->chunk_last) {
+        finish_message(s, out);
+        return;
+    }
+    /* RFC 3030 section 3: after a failed chunk the transaction is over, and
+     * later chunks already in the pipeline get 503 and are discarded. */
+    if (s->body.too_big || s->body.line_too_long) {
+        finish_message(s, out);
+        return;
     }
 
-    append_data(s, in + run, p - run);
-    s->data_last_cr = in[p - 1] == '\r';
-    return p;
+    snprintf(line, sizeof(line), "250 2.0.0 %zu octets received", s->body.data.len);
+    reply(s, out, line);
+    if (s->state != SC_CLOSING)
+        sc_enter(s, SC_BDAT);
+}
+
+/* Consume the bytes of the current BDAT chunk. */
+static size_t feed_chunk(struct sc_session *s, const char *in, size_t len, struct sc_buf *out)
+{
+    size_t n = s->chunk_left < len ? (size_t)s->chunk_left : len;
+
+    if (s->chunk_error == NULL)
+        sc_body_append(&s->body, in, n);
+    s->chunk_left -= n;
+    if (s->chunk_left == 0)
+        finish_chunk(s, out);
+    return n;
 }
 
 /*
@@ -599,7 +711,8 @@ static size_t feed_commands(struct sc_session *s, const char *in, size_t len, st
     const char *nl;
     size_t line_len, consumed = 0;
 
-    while (consumed < len && s->state != SC_DATA && s->state != SC_CLOSING) {
+    while (consumed < len && s->state != SC_DATA && s->state != SC_CHUNK &&
+           s->state != SC_CLOSING) {
         nl = memchr(in + consumed, '\n', len - consumed);
         if (nl == NULL) {
             if (s->discarding_line || len - consumed >= s->limits.max_line) {
@@ -613,6 +726,10 @@ static size_t feed_commands(struct sc_session *s, const char *in, size_t len, st
         if (s->discarding_line || line_len + 1 > s->limits.max_line) {
             s->discarding_line = false;
             reply(s, out, "500 5.5.2 Line too long");
+        } else if (s->limits.strict && (line_len == 0 || in[consumed + line_len - 1] != '\r')) {
+            /* RFC 5321 section 2.3.8: lines end in CRLF, and --strict holds
+             * clients to it. */
+            reply(s, out, "500 5.5.2 Line ends in a bare LF; RFC 5321 requires CRLF");
         } else {
             if (line_len > 0 && in[consumed + line_len - 1] == '\r')
                 line_len--;
@@ -633,6 +750,8 @@ size_t sc_session_feed(struct sc_session *s, const char *in, size_t len, struct 
 
         if (s->state == SC_DATA)
             n = feed_data(s, in + consumed, len - consumed, out);
+        else if (s->state == SC_CHUNK)
+            n = feed_chunk(s, in + consumed, len - consumed, out);
         else
             n = feed_commands(s, in + consumed, len - consumed, out);
 
@@ -663,7 +782,7 @@ void sc_session_free(struct sc_session *s)
         return;
     sc_message_reset(&s->msg);
     free(s->msg.helo);
-    sc_buf_free(&s->data);
+    sc_body_free(&s->body);
     free(s);
 }
 
@@ -695,7 +814,12 @@ bool sc_session_closing(const struct sc_session *s)
 
 bool sc_session_in_data(const struct sc_session *s)
 {
-    return s->state == SC_DATA;
+    return s->state == SC_DATA || s->state == SC_CHUNK || s->state == SC_BDAT;
+}
+
+bool sc_session_saw_dot_line_bare_lf(const struct sc_session *s)
+{
+    return sc_session_in_data(s) && (s->body.warnings & SC_WARN_DOT_LINE_BARE_LF);
 }
 
 void sc_session_set_draining(struct sc_session *s)

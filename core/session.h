@@ -17,12 +17,17 @@
 #define SC_DEFAULT_MAX_SIZE ((size_t)64 * 1024 * 1024)
 #define SC_DEFAULT_MAX_LINE 4096
 #define SC_DEFAULT_MAX_RCPTS 1000
+#define SC_DEFAULT_MAX_DATA_LINE ((size_t)1024 * 1024)
+#define SC_DEFAULT_MAX_ERRORS 100
 
-/* Limits one session enforces. Copied at sc_session_new. */
+/* Limits and rules one session enforces. Copied at sc_session_new. */
 struct sc_limits {
     size_t max_size;            /* Largest message in bytes; advertised as SIZE. */
     size_t max_line;            /* Longest command line in bytes, line ending included. */
     size_t max_rcpts;           /* Most recipients in one transaction. */
+    size_t max_data_line;       /* Longest message line, without its ending; 0: any. */
+    unsigned max_errors;        /* Error replies before 421 and close; 0: no limit. */
+    bool strict;                /* Reject bare LF and bare CR (RFC 5321 section 2.3.8). */
 };
 
 /* What the message-received hook decides. The session sends the reply. */
@@ -77,8 +82,12 @@ void sc_session_abort(struct sc_session *s, const char *code_and_text, struct sc
  * replies are sent: after QUIT, a 421, or an internal error. */
 bool sc_session_closing(const struct sc_session *s);
 
-/* Return true while a DATA transfer is in progress. */
+/* Return true while a message body is being received, by DATA or BDAT. */
 bool sc_session_in_data(const struct sc_session *s);
+
+/* Return true when the body being received has a "." line next to a bare
+ * LF: a client that ends its data that way waits for a reply forever. */
+bool sc_session_saw_dot_line_bare_lf(const struct sc_session *s);
 
 /* Make the next MAIL get 421 4.3.2 and close the session, because the server
  * is stopping. A transaction already under way still completes. */

@@ -229,6 +229,9 @@ static const char *reply_text(struct harness *h)
     "250-8BITMIME\r\n"                  \
     "250-SMTPUTF8\r\n"                  \
     "250-ENHANCEDSTATUSCODES\r\n"       \
+    "250-CHUNKING\r\n"                  \
+    "250-BINARYMIME\r\n"                \
+    "250-DSN\r\n"                       \
     "250 HELP\r\n"
 
 #define SENDER_OK "250 2.1.0 Sender OK\r\n"
@@ -276,6 +279,9 @@ START_TEST(test_session_ehlo_extensions)
     ck_assert_ptr_nonnull(strstr(text, "\r\n250-SMTPUTF8\r\n"));
     ck_assert_ptr_nonnull(strstr(text, "\r\n250-SIZE 10000\r\n"));
     ck_assert_ptr_nonnull(strstr(text, "\r\n250-ENHANCEDSTATUSCODES\r\n"));
+    ck_assert_ptr_nonnull(strstr(text, "\r\n250-CHUNKING\r\n"));
+    ck_assert_ptr_nonnull(strstr(text, "\r\n250-BINARYMIME\r\n"));
+    ck_assert_ptr_nonnull(strstr(text, "\r\n250-DSN\r\n"));
 }
 END_TEST
 
@@ -400,8 +406,14 @@ START_TEST(test_session_mail_param_values)
                     "501 5.5.4 Invalid SIZE value: expected a number of bytes\r\n");
     ASSERT_EXCHANGE("MAIL FROM:<a@example.com> SIZE\r\n",
                     "501 5.5.4 Invalid SIZE value: expected a number of bytes\r\n");
-    ASSERT_EXCHANGE("MAIL FROM:<a@example.com> BODY=BINARYMIME\r\n",
-                    "501 5.5.4 Invalid BODY value: expected 7BIT or 8BITMIME\r\n");
+    ASSERT_EXCHANGE("MAIL FROM:<a@example.com> BODY=QUANTUM\r\n",
+                    "501 5.5.4 Invalid BODY value: expected 7BIT, 8BITMIME or BINARYMIME\r\n");
+    ASSERT_EXCHANGE("MAIL FROM:<a@example.com> RET=ALL\r\n",
+                    "501 5.5.4 Invalid RET value: expected FULL or HDRS\r\n");
+    ASSERT_EXCHANGE("MAIL FROM:<a@example.com> ENVID=a=b\r\n",
+                    "501 5.5.4 Invalid parameter syntax: expected KEYWORD or KEYWORD=value\r\n");
+    ASSERT_EXCHANGE("MAIL FROM:<a@example.com> ENVID=a+zz\r\n",
+                    "501 5.5.4 Invalid ENVID value: expected xtext of at most 100 characters\r\n");
     ASSERT_EXCHANGE("MAIL FROM:<a@example.com> SMTPUTF8=yes\r\n",
                     "501 5.5.4 SMTPUTF8 takes no value\r\n");
     ASSERT_EXCHANGE("MAIL FROM:<a@example.com> SIZE=1 SIZE=2\r\n",
@@ -415,8 +427,8 @@ END_TEST
 START_TEST(test_session_mail_unknown_param)
 {
     begin_ehlo();
-    ASSERT_EXCHANGE("MAIL FROM:<a@example.com> RET=HDRS\r\n",
-                    "555 5.5.4 Unsupported MAIL parameter RET\r\n");
+    ASSERT_EXCHANGE("MAIL FROM:<a@example.com> XFOO=1\r\n",
+                    "555 5.5.4 Unsupported MAIL parameter XFOO\r\n");
     ASSERT_EXCHANGE("MAIL FROM:<a@example.com>\r\n", SENDER_OK);
 }
 END_TEST
@@ -425,8 +437,8 @@ START_TEST(test_session_rcpt_unknown_param)
 {
     begin_ehlo();
     ASSERT_EXCHANGE("MAIL FROM:<a@example.com>\r\n", SENDER_OK);
-    ASSERT_EXCHANGE("RCPT TO:<b@example.com> notify=NEVER\r\n",
-                    "555 5.5.4 Unsupported RCPT parameter NOTIFY\r\n");
+    ASSERT_EXCHANGE("RCPT TO:<b@example.com> xfoo=NEVER\r\n",
+                    "555 5.5.4 Unsupported RCPT parameter XFOO\r\n");
     ASSERT_EXCHANGE("RCPT TO:<b@example.com>\r\n", RCPT_OK);
 }
 END_TEST
@@ -773,7 +785,7 @@ START_TEST(test_session_help)
 {
     begin_ehlo();
     ASSERT_EXCHANGE("HELP\r\n",
-                    "214 2.0.0 Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP\r\n");
+                    "214 2.0.0 Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP\r\n");
 }
 END_TEST
 
@@ -934,7 +946,8 @@ static const struct step reply_steps[] = {
     {"RCPT TO:<@relay.example:>\r\n", false, SC_ACCEPT},
     {"RCPT TO:<b@c@example.com>\r\n", false, SC_ACCEPT},
     {"RCPT TO:<b\xff@example.com>\r\n", false, SC_ACCEPT},
-    {"RCPT TO:<b@example.com> NOTIFY=NEVER\r\n", false, SC_ACCEPT},
+    {"RCPT TO:<b@example.com> XFOO=NEVER\r\n", false, SC_ACCEPT},
+    {"RCPT TO:<b@example.com> NOTIFY=NEVER,DELAY\r\n", false, SC_ACCEPT},
     {"RCPT TO:<b@example.com>\r\n", false, SC_ACCEPT},
     {"RCPT TO:<c@example.com>\r\n", false, SC_ACCEPT},
     {"RCPT TO:<d@example.com>\r\n", false, SC_ACCEPT},
@@ -1423,6 +1436,9 @@ static const char transcript_replies[] =
     "250-8BITMIME\r\n"
     "250-SMTPUTF8\r\n"
     "250-ENHANCEDSTATUSCODES\r\n"
+    "250-CHUNKING\r\n"
+    "250-BINARYMIME\r\n"
+    "250-DSN\r\n"
     "250 HELP\r\n"
     SENDER_OK
     RCPT_OK

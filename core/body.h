@@ -1,0 +1,59 @@
+/*
+ * The body of one message as it arrives: DATA with its dot-stuffing and
+ * end marker, or BDAT chunks taken byte for byte (RFC 3030). It stores the
+ * bytes up to the size limit, discards the rest as it arrives, and notes
+ * how the body deviates from RFC 5321 and 5322 for the warnings member.
+ * The session owns one; nothing here replies to the client.
+ */
+#ifndef SC_BODY_H
+#define SC_BODY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "buf.h"
+
+/* Owns data. Reset between messages; free with the session. */
+struct sc_body {
+    struct sc_buf data;         /* The message after dot-unstuffing. */
+    size_t max_size;            /* Bytes kept at most; past it, too_big. */
+    size_t max_line;            /* Longest line accepted, without its ending; 0: any. */
+    bool too_big;
+    bool line_too_long;
+    unsigned warnings;          /* SC_WARN_* bits seen in the bytes so far. */
+    bool eight_bit;             /* A byte above 0x7F was seen. */
+
+    /* DATA decoding across feeds. */
+    bool line_start;            /* The last byte fed ended a CRLF line. */
+    bool last_cr;               /* The last byte fed was CR. */
+
+    /* Line scanning across appends. */
+    size_t line_len;            /* Bytes of the current line so far, CR included. */
+    unsigned char line_first;   /* First byte of the current line. */
+    bool scan_last_cr;          /* The last byte scanned was CR. */
+    bool prev_bare_lf;          /* The previous line ended with a bare LF. */
+};
+
+/* Start a new body. */
+void sc_body_begin(struct sc_body *b, size_t max_size, size_t max_line);
+
+/*
+ * Consume DATA bytes up to and including the end marker <CRLF>.<CRLF>.
+ * Returns the bytes consumed and sets *complete once the marker was
+ * consumed. Up to two bytes (".", ".\r") may be left unconsumed when they
+ * could begin the marker: pass them again with the next bytes.
+ */
+size_t sc_body_feed_dot(struct sc_body *b, const char *in, size_t len, bool *complete);
+
+/* Append bytes as they are: for BDAT chunks. */
+void sc_body_append(struct sc_body *b, const char *bytes, size_t n);
+
+/* Finish the scan of a complete body: a CR at its very end is bare. */
+void sc_body_end(struct sc_body *b);
+
+/* Drop the body; keep a small buffer for the next message, free a large one. */
+void sc_body_reset(struct sc_body *b);
+
+void sc_body_free(struct sc_body *b);
+
+#endif
