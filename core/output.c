@@ -8,6 +8,7 @@
 
 #include <cjson/cJSON.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -18,58 +19,97 @@
 
 static const char hex_digits[] = "0123456789abcdef";
 
-/* Return true when byte c must be escaped inside a JSON string. */
-static bool needs_escape(unsigned char c)
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* Return nonzero when a byte of v is zero. Exact for the whole word,
+ * though borrows may set more than the one high bit. */
+static uint64_t has_zero_byte(uint64_t v)
 {
-    return c < 0x20 || c == '"' || c == '\\' || c == 0xE2;
+    return (v - ONES) & ~v & HIGHS;
+}
+
+/* Return nonzero when any byte of w is below 0x20 or is '"', '\\' or 0xE2
+ * (the lead byte of U+2028 and U+2029), testing 8 bytes at once. The
+ * "below 0x20" test is exact because 0x20 is at most 0x80. */
+static uint64_t word_needs_escape(uint64_t w)
+{
+    return ((w - ONES * 0x20) & ~w & HIGHS) | has_zero_byte(w ^ (ONES * '"')) |
+           has_zero_byte(w ^ (ONES * '\\')) | has_zero_byte(w ^ (ONES * 0xE2));
+}
+
+/* Return the index of the first byte at or after i that may need escaping. */
+static size_t skip_plain(const unsigned char *p, size_t i, size_t len)
+{
+    uint64_t w;
+
+    while (i + 8 <= len) {
+        memcpy(&w, p + i, 8);
+        if (word_needs_escape(w))
+            break;
+        i += 8;
+    }
+    while (i < len && p[i] >= 0x20 && p[i] != '"' && p[i] != '\\' && p[i] != 0xE2)
+        i++;
+    return i;
+}
+
+/* Write the escape for byte c (not 0xE2) at w; return the bytes written. */
+static size_t write_escape(char *w, unsigned char c)
+{
+    w[0] = '\\';
+    switch (c) {
+    case '"':  w[1] = '"'; return 2;
+    case '\\': w[1] = '\\'; return 2;
+    case '\n': w[1] = 'n'; return 2;
+    case '\r': w[1] = 'r'; return 2;
+    case '\t': w[1] = 't'; return 2;
+    default:
+        w[1] = 'u';
+        w[2] = '0';
+        w[3] = '0';
+        w[4] = hex_digits[c >> 4];
+        w[5] = hex_digits[c & 0xF];
+        return 6;
+    }
 }
 
 int sc_json_escape(struct sc_buf *out, const char *data, size_t len)
 {
     const unsigned char *p = (const unsigned char *)data;
-    size_t i = 0, run = 0;
-    char esc[6] = {'\\', 'u', '0', '0', 0, 0};
-    unsigned char c;
+    size_t i = 0, plain_end;
+    char *w;
 
-    /* Escaping at most doubles the text except for \u00XX, which is rare. */
-    if (sc_buf_reserve(out, len + len / 8 + 16) != 0)
+    /* No byte grows to more than six ("\u00XX"), so one reserve covers all. */
+    if (len > (SIZE_MAX - 16) / 6 || sc_buf_reserve(out, len * 6 + 16) != 0)
         return -1;
+    w = out->data + out->len;
 
-    for (i = 0; i < len; i++) {
-        c = p[i];
-        if (!needs_escape(c))
-            continue;
+    while (i < len) {
+        plain_end = skip_plain(p, i, len);
+        memcpy(w, p + i, plain_end - i);
+        w += plain_end - i;
+        i = plain_end;
+        if (i == len)
+            break;
 
         /* U+2028 and U+2029 (E2 80 A8/A9) are valid JSON but end a line in
          * JavaScript source before ES2019, so they are escaped too. */
-        if (c == 0xE2) {
-            if (i + 2 >= len || p[i + 1] != 0x80 || (p[i + 2] != 0xA8 && p[i + 2] != 0xA9))
-                continue;
-            if (sc_buf_append(out, data + run, i - run) != 0 ||
-                sc_buf_append(out, p[i + 2] == 0xA8 ? "\\u2028" : "\\u2029", 6) != 0)
-                return -1;
-            i += 2;
-            run = i + 1;
+        if (p[i] == 0xE2) {
+            if (i + 2 < len && p[i + 1] == 0x80 && (p[i + 2] == 0xA8 || p[i + 2] == 0xA9)) {
+                memcpy(w, p[i + 2] == 0xA8 ? "\\u2028" : "\\u2029", 6);
+                w += 6;
+                i += 3;
+            } else {
+                *w++ = (char)p[i++];
+            }
             continue;
         }
-
-        if (sc_buf_append(out, data + run, i - run) != 0)
-            return -1;
-        run = i + 1;
-        switch (c) {
-        case '"':  if (sc_buf_append(out, "\\\"", 2) != 0) return -1; break;
-        case '\\': if (sc_buf_append(out, "\\\\", 2) != 0) return -1; break;
-        case '\n': if (sc_buf_append(out, "\\n", 2) != 0) return -1; break;
-        case '\r': if (sc_buf_append(out, "\\r", 2) != 0) return -1; break;
-        case '\t': if (sc_buf_append(out, "\\t", 2) != 0) return -1; break;
-        default:
-            esc[4] = hex_digits[c >> 4];
-            esc[5] = hex_digits[c & 0xF];
-            if (sc_buf_append(out, esc, 6) != 0)
-                return -1;
-        }
+        w += write_escape(w, p[i++]);
     }
-    return sc_buf_append(out, data + run, len - run);
+
+    out->len = (size_t)(w - out->data);
+    return 0;
 }
 
 /* Append JSON text, replacing each raw U+2028 or U+2029 with its escape.
@@ -140,7 +180,7 @@ void sc_format_timestamp(const struct timespec *t, char *buf, size_t size)
 
     gmtime_r(&t->tv_sec, &tm);
     strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf, size, "%s.%03ldZ", date, t->tv_nsec / 1000000);
+    snprintf(buf, size, "%s.%03dZ", date, (int)(t->tv_nsec / 1000000 % 1000));
 }
 
 int sc_output_ready(struct sc_buf *line, const struct sc_ready_info *info)
