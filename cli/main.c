@@ -53,6 +53,7 @@ struct app {
     bool server_stopped;
     bool output_abandoned;      /* Queued output is no longer waited for. */
     bool finished;
+    bool port_file_written;
     int status;
 };
 
@@ -137,7 +138,6 @@ static void app_stop(struct app *app, double grace, int status)
     app->stopping = true;
     app->status = status;
 
-    uv_timer_stop(&app->timeout_timer);
     uv_timer_stop(&app->stop_timer);
     sc_server_stop(app->server, grace, on_server_stopped, app);
 }
@@ -200,6 +200,8 @@ static void on_timeout(uv_timer_t *timer)
     if (app->opts.verbose)
         sc_log("timeout after %g seconds with %llu messages written", app->opts.timeout,
                app->written);
+    /* After --count the stop is under way and its status is set; the
+     * timeout then only bounds the wait for a reader of stdout. */
     start_drain_deadline(app);
     app_stop(app, 0, app->opts.count > 0 ? EXIT_TIMED_OUT : EXIT_SUCCESS);
 }
@@ -259,6 +261,7 @@ static int announce(struct app *app)
             sc_log("error: cannot write port file %s: %s", app->opts.port_file, strerror(-rc));
             return EXIT_FAILURE;
         }
+        app->port_file_written = true;
     }
 
     if (sc_output_ready(&line, &info) != 0) {
@@ -340,6 +343,11 @@ static int run(struct app *app)
         app_stop(app, 0, rc);
 
     uv_run(&app->loop, UV_RUN_DEFAULT);
+
+    /* A port file left behind would name a port nobody listens on, and a
+     * script that waits for the file would read it at its next start. */
+    if (app->port_file_written)
+        unlink(app->opts.port_file);
     return app->status;
 }
 

@@ -165,7 +165,8 @@ size_t sc_body_feed_dot(struct sc_body *b, const char *in, size_t len, bool *com
     }
 
     sc_body_append(b, in + run, p - run);
-    b->last_cr = in[p - 1] == '\r';
+    if (p > 0)
+        b->last_cr = in[p - 1] == '\r';
     return p;
 }
 

@@ -63,13 +63,15 @@ static bool notify_valid(const char *v)
     return (never || other) && !(never && other);
 }
 
-/* RFC 3461 section 4.2: ORCPT=addr-type;xtext, as in rfc822;a@example.com. */
+/* RFC 3461 section 4.2: ORCPT=addr-type;xtext, as in rfc822;a@example.com,
+ * at most 500 characters. The utf-8 type (RFC 6533) may carry UTF-8, which
+ * the parameter parser has already checked. */
 static bool orcpt_valid(const char *v)
 {
     const char *semicolon = strchr(v, ';');
     size_t i;
 
-    if (semicolon == NULL || semicolon == v)
+    if (semicolon == NULL || semicolon == v || semicolon[1] == '\0' || strlen(v) > 500)
         return false;
     for (i = 0; v + i < semicolon; i++) {
         if (!isalnum((unsigned char)v[i]) && v[i] != '-')
@@ -124,6 +126,11 @@ const char *sc_check_mail_param(const struct sc_param *param, size_t max_size, c
             return invalid(reply, reply_len, k, "xtext of at most 100 characters");
         return NULL;
     }
+
+    /* Postfix's XVERP is not advertised, but PHPMailer sends it when asked
+     * for VERP, so it is taken as given rather than failing the send. */
+    if (strcmp(k, "XVERP") == 0)
+        return NULL;
 
     snprintf(reply, reply_len, "555 5.5.4 Unsupported MAIL parameter %.64s", k);
     return reply;

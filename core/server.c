@@ -25,8 +25,10 @@
 
 /* After the last reply the write side is shut down and input is read and
  * discarded for up to this long, so closing does not reset the connection
- * while the client is still reading its last reply. */
+ * while the client is still reading its last reply. While the server stops,
+ * a client that does not read gets the shorter time. */
 #define LINGER_MS 1000
+#define STOP_LINGER_MS 100
 
 /* Bytes kept in a connection's input buffer between reads; more is freed. */
 #define INPUT_BUF_KEEP (16 * 1024)
@@ -58,6 +60,7 @@ struct conn {
     bool eof;
     bool closing;
     bool counted;               /* Counted in srv->sessions_len. */
+    bool no_linger;             /* Close as soon as the last reply is sent. */
     const char *close_reason;
     struct conn *prev, *next;
 };
@@ -199,9 +202,10 @@ static void on_shutdown(uv_shutdown_t *req, int status)
 
     c->shutdown_done = true;
 
-    /* While the server stops, nobody waits for the client to hang up:
-     * the last reply is out, so only an exit delay would be gained. */
-    if (status < 0 || c->eof || c->srv->stopping)
+    /* While the server stops, or for a connection rejected over the limit,
+     * nobody waits for the client to hang up: the last reply is out, and
+     * waiting would only delay the exit or hold a descriptor. */
+    if (status < 0 || c->eof || c->srv->stopping || c->no_linger)
         conn_close(c, c->close_reason);
 }
 
@@ -221,7 +225,8 @@ static void conn_finish(struct conn *c, const char *reason)
     }
     if (c->reading_paused)
         resume_reading(c);
-    uv_timer_start(&c->timer, on_linger_timeout, LINGER_MS, 0);
+    uv_timer_start(&c->timer, on_linger_timeout,
+                   c->srv->stopping || c->no_linger ? STOP_LINGER_MS : LINGER_MS, 0);
 }
 
 static void on_write(uv_write_t *req, int status)
@@ -288,9 +293,9 @@ static void on_idle_timeout(uv_timer_t *timer)
     struct conn *c = timer->data;
 
     if (sc_session_saw_dot_line_bare_lf(c->session))
-        sc_log("conn=%llu idle timeout in message data after a \".\" line ended by a bare "
-               "LF: the client probably ends its data with LF.LF, but RFC 5321 ends it "
-               "only at CRLF.CRLF", (unsigned long long)c->id);
+        sc_log("conn=%llu idle timeout in message data after a \".\" line next to a bare "
+               "LF: the client probably ends its data with LF.LF or LF.CRLF, but RFC 5321 "
+               "ends it only at CRLF.CRLF", (unsigned long long)c->id);
     sc_session_abort(c->session, "4.4.2 Idle timeout, closing connection", &c->out);
     conn_flush(c);
     conn_finish(c, "idle-timeout");
@@ -326,7 +331,7 @@ static void conn_process(struct conn *c, const char *bytes, size_t len)
 
     conn_flush(c);
     if (sc_session_closing(c->session))
-        conn_finish(c, "quit");
+        conn_finish(c, sc_session_close_reason(c->session));
 }
 
 static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
@@ -469,6 +474,7 @@ static void on_connection(uv_stream_t *listener, int status)
             sc_log("conn=%llu rejected: %zu sessions are open, the maximum; %llu rejected "
                    "so far", (unsigned long long)c->id, srv->sessions_len,
                    (unsigned long long)srv->rejected_len);
+        c->no_linger = true;
         sc_session_abort(c->session, "4.7.0 Too many connections, try again later", &c->out);
         conn_flush(c);
         uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);

@@ -46,6 +46,7 @@ struct sc_session {
     enum sc_state chunk_return; /* State after a rejected chunk. */
 
     unsigned errors;            /* 4xx and 5xx replies sent, for max_errors. */
+    const char *close_reason;   /* Why the session is closing, for logs. */
     bool discarding_line;       /* Skipping the rest of an overlong command line. */
     bool draining;              /* The server is stopping: take no new transaction. */
 };
@@ -88,8 +89,17 @@ static void reply(struct sc_session *s, struct sc_buf *out, const char *line)
     if (s->limits.max_errors > 0 && s->errors >= s->limits.max_errors &&
         s->state != SC_CLOSING) {
         append_line(s, out, "421 4.7.0 Too many errors in this session, closing connection");
+        s->close_reason = "too-many-errors";
         sc_enter(s, SC_CLOSING);
     }
+}
+
+/* Refuse to start sending a message because the server is stopping. */
+static void reply_draining(struct sc_session *s, struct sc_buf *out)
+{
+    reply(s, out, "421 4.3.2 Service shutting down, try again later");
+    s->close_reason = "server-stop";
+    sc_enter(s, SC_CLOSING);
 }
 
 /* Drop the transaction (sender, recipients, data) but keep the greeting. */
@@ -279,8 +289,7 @@ static void cmd_mail(struct sc_session *s, const char *arg, size_t len, struct s
         return;
     }
     if (s->draining) {
-        reply(s, out, "421 4.3.2 Service shutting down, try again later");
-        sc_enter(s, SC_CLOSING);
+        reply_draining(s, out);
         return;
     }
     if (!match_prefix(arg, len, "FROM:", &rest, &rest_len)) {
@@ -336,6 +345,15 @@ static void cmd_rcpt(struct sc_session *s, const char *arg, size_t len, struct s
         reply_path_error(s, err, false, out);
         return;
     }
+    /* As for MAIL, parameters need EHLO (RFC 5321 section 4.1.1.11). */
+    if (params_len > 0 && !s->msg.esmtp) {
+        snprintf(line, sizeof(line), "555 5.5.4 RCPT parameter %.64s needs EHLO, but the "
+                 "session began with HELO", params[0].keyword);
+        reply(s, out, line);
+        free(path);
+        sc_free_params(params, params_len);
+        return;
+    }
     for (i = 0; i < params_len; i++) {
         if (sc_check_rcpt_param(&params[i], line, sizeof(line)) != NULL) {
             reply(s, out, line);
@@ -386,6 +404,10 @@ static void cmd_data(struct sc_session *s, const char *arg, size_t len, struct s
         reply(s, out, "503 5.5.1 BODY=BINARYMIME needs BDAT, not DATA");
         return;
     }
+    if (s->draining) {
+        reply_draining(s, out);
+        return;
+    }
 
     sc_body_begin(&s->body, s->limits.max_size, s->limits.max_data_line);
     reply(s, out, "354 End data with <CR><LF>.<CR><LF>");
@@ -393,25 +415,63 @@ static void cmd_data(struct sc_session *s, const char *arg, size_t len, struct s
 }
 
 /* Parse "n" or "n LAST" (RFC 3030). Returns false on a syntax error. */
-static bool parse_bdat_arg(const char *arg, size_t len, unsigned long long *size, bool *last)
+/* Parse the chunk size at the start of a BDAT argument. Returns the
+ * number of digits read, or 0 when there is no usable size. */
+static size_t parse_bdat_size(const char *arg, size_t len, unsigned long long *size)
 {
-    size_t digits = 0, i;
+    size_t digits = 0;
 
     while (digits < len && arg[digits] >= '0' && arg[digits] <= '9')
         digits++;
-    if (digits == 0 || digits > 19)
-        return false;
+    if (digits == 0 || digits > 19 || (digits < len && arg[digits] != ' ' && arg[digits] != '\t'))
+        return 0;
     *size = strtoull(arg, NULL, 10);
+    return digits;
+}
 
-    i = digits;
-    while (i < len && (arg[i] == ' ' || arg[i] == '\t'))
-        i++;
-    *last = false;
-    if (i == len)
-        return i == digits || arg_empty(arg + digits, len - digits);
-    if (i == digits || len - i != 4 || strncasecmp(arg + i, "LAST", 4) != 0)
+/* Parse what follows the size: nothing or "LAST" (RFC 3030), with any
+ * spaces around it. Returns false on a syntax error. */
+static bool parse_bdat_last(const char *rest, size_t len, bool *last)
+{
+    while (len > 0 && (rest[0] == ' ' || rest[0] == '\t')) {
+        rest++;
+        len--;
+    }
+    while (len > 0 && (rest[len - 1] == ' ' || rest[len - 1] == '\t'))
+        len--;
+    *last = len == 4 && strncasecmp(rest, "LAST", 4) == 0;
+    return len == 0 || *last;
+}
+
+/* Start discarding the chunk of a BDAT line that is rejected as a whole
+ * (bad syntax, a bare LF under --strict), when its size can be read. Its
+ * bytes follow the line, so skipping them keeps the session in step.
+ * Returns false when the line is no BDAT with a size. */
+static bool discard_rejected_chunk(struct sc_session *s, const char *line, size_t len,
+                                   const char *error, struct sc_buf *out)
+{
+    unsigned long long size;
+    size_t digits;
+
+    if (len < 5 || strncasecmp(line, "BDAT", 4) != 0 || (line[4] != ' ' && line[4] != '\t'))
         return false;
-    *last = true;
+    line += 5;
+    len -= 5;
+    while (len > 0 && (*line == ' ' || *line == '\t')) {
+        line++;
+        len--;
+    }
+    digits = parse_bdat_size(line, len, &size);
+    if (digits == 0)
+        return false;
+
+    s->chunk_left = size;
+    s->chunk_last = false;
+    s->chunk_error = error;
+    s->chunk_return = s->state;
+    sc_enter(s, SC_CHUNK);
+    if (size == 0)
+        finish_chunk(s, out);
     return true;
 }
 
@@ -423,24 +483,33 @@ static bool parse_bdat_arg(const char *arg, size_t len, unsigned long long *size
  */
 static void cmd_bdat(struct sc_session *s, const char *arg, size_t len, struct sc_buf *out)
 {
-    unsigned long long size;
+    static const char syntax_error[] = "501 5.5.4 Syntax: BDAT size [LAST]";
+    unsigned long long size = 0;
+    size_t digits = parse_bdat_size(arg, len, &size);
     bool last;
 
-    if (!parse_bdat_arg(arg, len, &size, &last)) {
-        reply(s, out, "501 5.5.4 Syntax: BDAT size [LAST]");
+    if (digits == 0) {
+        reply(s, out, syntax_error);
+        return;
+    }
+    if (s->draining && (s->state == SC_RCPT || s->state == SC_BDAT)) {
+        reply_draining(s, out);
         return;
     }
 
     s->chunk_left = size;
-    s->chunk_last = last;
+    s->chunk_last = false;
     s->chunk_error = NULL;
     s->chunk_return = s->state;
-    if (s->state == SC_MAIL)
+    if (!parse_bdat_last(arg + digits, len - digits, &last))
+        s->chunk_error = syntax_error;
+    else if (s->state == SC_MAIL)
         s->chunk_error = "503 5.5.1 Send RCPT first: no valid recipients";
     else if (s->state != SC_RCPT && s->state != SC_BDAT)
         s->chunk_error = "503 5.5.1 Send MAIL first";
     else if (s->state == SC_RCPT)
         sc_body_begin(&s->body, s->limits.max_size, s->limits.max_data_line);
+    s->chunk_last = last;
 
     sc_enter(s, SC_CHUNK);
     if (size == 0)
@@ -475,6 +544,7 @@ static void cmd_quit(struct sc_session *s, const char *arg, size_t len, struct s
     }
 
     reply(s, out, "221 2.0.0 Bye");
+    s->close_reason = "quit";
     sc_enter(s, SC_CLOSING);
 }
 
@@ -596,7 +666,7 @@ static const char *check_body(struct sc_session *s, char *line, size_t size)
                  s->limits.max_size);
         return line;
     }
-    if (s->body.line_too_long) {
+    if (s->body.line_too_long && !body_is_binary(s)) {
         snprintf(line, size, "552 5.3.4 Message has a line longer than the maximum of "
                  "%zu bytes", s->limits.max_data_line);
         return line;
@@ -645,6 +715,7 @@ static void finish_message(struct sc_session *s, struct sc_buf *out)
     case SC_SHUTDOWN:
     default:
         reply(s, out, "421 4.3.2 Service shutting down, message not accepted; try again later");
+        s->close_reason = "server-stop";
         sc_enter(s, SC_CLOSING);
         break;
     }
@@ -677,7 +748,7 @@ static void finish_chunk(struct sc_session *s, struct sc_buf *out)
     }
     /* RFC 3030 section 3: after a failed chunk the transaction is over, and
      * later chunks already in the pipeline get 503 and are discarded. */
-    if (s->body.too_big || s->body.line_too_long) {
+    if (s->body.too_big || (s->body.line_too_long && !body_is_binary(s))) {
         finish_message(s, out);
         return;
     }
@@ -729,7 +800,10 @@ static size_t feed_commands(struct sc_session *s, const char *in, size_t len, st
         } else if (s->limits.strict && (line_len == 0 || in[consumed + line_len - 1] != '\r')) {
             /* RFC 5321 section 2.3.8: lines end in CRLF, and --strict holds
              * clients to it. */
-            reply(s, out, "500 5.5.2 Line ends in a bare LF; RFC 5321 requires CRLF");
+            static const char bare_lf[] = "500 5.5.2 Line ends in a bare LF; RFC 5321 requires CRLF";
+
+            if (!discard_rejected_chunk(s, in + consumed, line_len, bare_lf, out))
+                reply(s, out, bare_lf);
         } else {
             if (line_len > 0 && in[consumed + line_len - 1] == '\r')
                 line_len--;
@@ -819,7 +893,12 @@ bool sc_session_in_data(const struct sc_session *s)
 
 bool sc_session_saw_dot_line_bare_lf(const struct sc_session *s)
 {
-    return sc_session_in_data(s) && (s->body.warnings & SC_WARN_DOT_LINE_BARE_LF);
+    return s->state == SC_DATA && (s->body.warnings & SC_WARN_DOT_LINE_BARE_LF);
+}
+
+const char *sc_session_close_reason(const struct sc_session *s)
+{
+    return s->close_reason != NULL ? s->close_reason : "error";
 }
 
 void sc_session_set_draining(struct sc_session *s)

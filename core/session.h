@@ -85,9 +85,13 @@ bool sc_session_closing(const struct sc_session *s);
 /* Return true while a message body is being received, by DATA or BDAT. */
 bool sc_session_in_data(const struct sc_session *s);
 
-/* Return true when the body being received has a "." line next to a bare
+/* Return true when the DATA being received has a "." line next to a bare
  * LF: a client that ends its data that way waits for a reply forever. */
 bool sc_session_saw_dot_line_bare_lf(const struct sc_session *s);
+
+/* Return why a closing session closes, for logs: "quit", "server-stop",
+ * "too-many-errors", or "error" for anything else. */
+const char *sc_session_close_reason(const struct sc_session *s);
 
 /* Make the next MAIL get 421 4.3.2 and close the session, because the server
  * is stopping. A transaction already under way still completes. */

@@ -5,7 +5,7 @@ import socket
 
 import pytest
 
-from conftest import READY_TIMEOUT, has_ipv6_loopback
+from conftest import run_smtpcatch, READY_TIMEOUT, has_ipv6_loopback
 from smtp_client import RawSmtp
 
 
@@ -153,3 +153,13 @@ def test_listen_localhost_binds_both(start_smtpcatch):
     server = start_smtpcatch("--listen", "localhost:0")
 
     assert sorted(server.ready["addresses"]) == ["127.0.0.1", "::1"]
+
+
+def test_port_file_removed_at_exit(tmp_path):
+    # A stale port file would make the next run's wait loop pass at once.
+    port_file = tmp_path / "smtp.port"
+
+    result = run_smtpcatch("--timeout", "0.2", "--port-file", port_file)
+
+    assert result.returncode == 0
+    assert not port_file.exists()

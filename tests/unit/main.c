@@ -16,6 +16,7 @@ int main(void)
     srunner_add_suite(runner, suite_path());
     srunner_add_suite(runner, suite_output());
     srunner_add_suite(runner, suite_server());
+    srunner_add_suite(runner, suite_body());
 
     srunner_run_all(runner, CK_NORMAL);
     failed = srunner_ntests_failed(runner);

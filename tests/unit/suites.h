@@ -10,5 +10,6 @@ Suite *suite_session(void);
 Suite *suite_path(void);
 Suite *suite_output(void);
 Suite *suite_server(void);
+Suite *suite_body(void);
 
 #endif

@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -596,6 +597,242 @@ START_TEST(test_output_message_writer_error)
 }
 END_TEST
 
+/* ---------------------------------------- recipient parameters, warnings */
+
+/* Add a recipient with one or two parameters (keyword2 NULL for one). The
+ * message owns the copies made here. */
+static void add_rcpt_with_params(struct sc_message *m, const char *path, const char *keyword1,
+                                 const char *value1, const char *keyword2, const char *value2)
+{
+    size_t n = keyword2 != NULL ? 2 : 1;
+    struct sc_param *params = calloc(n, sizeof(*params));
+
+    ck_assert_ptr_nonnull(params);
+    params[0].keyword = strdup(keyword1);
+    params[0].value = value1 != NULL ? strdup(value1) : NULL;
+    if (keyword2 != NULL) {
+        params[1].keyword = strdup(keyword2);
+        params[1].value = value2 != NULL ? strdup(value2) : NULL;
+    }
+    ck_assert_int_eq(sc_message_add_rcpt_params(m, strdup(path), params, n), 0);
+}
+
+/* Return the rcpt_params member, checked to be an array as long as rcpt_to. */
+static const cJSON *get_rcpt_params(void)
+{
+    const cJSON *rcpt_to = cJSON_GetObjectItemCaseSensitive(parsed, "rcpt_to");
+    const cJSON *params = cJSON_GetObjectItemCaseSensitive(parsed, "rcpt_params");
+
+    ck_assert(cJSON_IsArray(rcpt_to));
+    ck_assert_msg(cJSON_IsArray(params), "rcpt_params is not an array");
+    ck_assert_int_eq(cJSON_GetArraySize(params), cJSON_GetArraySize(rcpt_to));
+    return params;
+}
+
+/* Check that item i of rcpt_params is an object with n members. */
+static const cJSON *get_params_object(const cJSON *params, int i, int n)
+{
+    const cJSON *object = cJSON_GetArrayItem(params, i);
+
+    ck_assert_msg(cJSON_IsObject(object), "rcpt_params[%d] is not an object", i);
+    ck_assert_msg(cJSON_GetArraySize(object) == n, "rcpt_params[%d] has %d members, expected %d",
+                  i, cJSON_GetArraySize(object), n);
+    return object;
+}
+
+/* Recipients without parameters get {} each, so the arrays zip. */
+START_TEST(test_output_rcpt_params_none)
+{
+    struct sc_message msg;
+    const cJSON *params;
+
+    fill_message(&msg, "x", 1);
+    write_and_parse(&msg);
+    free_message(&msg);
+
+    params = get_rcpt_params();
+    ck_assert_int_eq(cJSON_GetArraySize(params), 2);
+    get_params_object(params, 0, 0);
+    get_params_object(params, 1, 0);
+}
+END_TEST
+
+/* One object per recipient, in rcpt_to order, with {} for the recipients
+ * that have no parameters, before and after the one that has. */
+START_TEST(test_output_rcpt_params_in_order)
+{
+    struct sc_message msg;
+    const cJSON *params, *object, *rcpt_to;
+
+    fill_message(&msg, "x", 1);
+    add_rcpt_with_params(&msg, "c@example.com", "NOTIFY", "SUCCESS,DELAY", "ORCPT",
+                         "rfc822;c@example.com");
+    ck_assert_int_eq(sc_message_add_rcpt(&msg, strdup("d@example.com")), 0);
+    add_rcpt_with_params(&msg, "e@example.com", "NOTIFY", "NEVER", NULL, NULL);
+    write_and_parse(&msg);
+    free_message(&msg);
+
+    rcpt_to = cJSON_GetObjectItemCaseSensitive(parsed, "rcpt_to");
+    ck_assert_str_eq(cJSON_GetArrayItem(rcpt_to, 2)->valuestring, "c@example.com");
+    ck_assert_str_eq(cJSON_GetArrayItem(rcpt_to, 4)->valuestring, "e@example.com");
+
+    params = get_rcpt_params();
+    ck_assert_int_eq(cJSON_GetArraySize(params), 5);
+    get_params_object(params, 0, 0);
+    get_params_object(params, 1, 0);
+    object = get_params_object(params, 2, 2);
+    ck_assert_str_eq(get_string(object, "NOTIFY"), "SUCCESS,DELAY");
+    ck_assert_str_eq(get_string(object, "ORCPT"), "rfc822;c@example.com");
+    get_params_object(params, 3, 0);
+    object = get_params_object(params, 4, 1);
+    ck_assert_str_eq(get_string(object, "NOTIFY"), "NEVER");
+}
+END_TEST
+
+/* Enough recipients to grow the parameter array more than once. */
+START_TEST(test_output_rcpt_params_many)
+{
+    struct sc_message msg;
+    const cJSON *params, *object;
+    char path[32], value[32];
+    int i;
+
+    memset(&msg, 0, sizeof(msg));
+    msg.mail_from = strdup("a@example.com");
+    msg.data = "x";
+    msg.size = 1;
+    for (i = 0; i < 20; i++) {
+        snprintf(path, sizeof(path), "r%d@example.com", i);
+        snprintf(value, sizeof(value), "rfc822;r%d@example.com", i);
+        if (i % 3 == 1)
+            add_rcpt_with_params(&msg, path, "ORCPT", value, NULL, NULL);
+        else
+            ck_assert_int_eq(sc_message_add_rcpt(&msg, strdup(path)), 0);
+    }
+    write_and_parse(&msg);
+    free_message(&msg);
+
+    params = get_rcpt_params();
+    ck_assert_int_eq(cJSON_GetArraySize(params), 20);
+    for (i = 0; i < 20; i++) {
+        object = get_params_object(params, i, i % 3 == 1 ? 1 : 0);
+        if (i % 3 != 1)
+            continue;
+        snprintf(value, sizeof(value), "rfc822;r%d@example.com", i);
+        ck_assert_str_eq(get_string(object, "ORCPT"), value);
+    }
+}
+END_TEST
+
+START_TEST(test_output_rcpt_params_no_rcpts)
+{
+    struct sc_message msg;
+
+    memset(&msg, 0, sizeof(msg));
+    msg.mail_from = strdup("a@example.com");
+    msg.data = "";
+    write_and_parse(&msg);
+    free_message(&msg);
+
+    ck_assert_int_eq(cJSON_GetArraySize(get_rcpt_params()), 0);
+}
+END_TEST
+
+/* A parameter without a value is true, as in mail_params. */
+START_TEST(test_output_rcpt_params_no_value)
+{
+    struct sc_message msg;
+    const cJSON *object;
+
+    fill_message(&msg, "x", 1);
+    add_rcpt_with_params(&msg, "c@example.com", "XFLAG", NULL, NULL, NULL);
+    write_and_parse(&msg);
+    free_message(&msg);
+
+    object = get_params_object(get_rcpt_params(), 2, 1);
+    ck_assert(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(object, "XFLAG")));
+}
+END_TEST
+
+/* Return the warnings member, checked to be an array of strings. */
+static const cJSON *get_warnings(void)
+{
+    const cJSON *warnings = cJSON_GetObjectItemCaseSensitive(parsed, "warnings");
+    const cJSON *item;
+
+    ck_assert_msg(cJSON_IsArray(warnings), "warnings is not an array");
+    cJSON_ArrayForEach(item, warnings)
+        ck_assert(cJSON_IsString(item));
+    return warnings;
+}
+
+START_TEST(test_output_warnings_empty)
+{
+    struct sc_message msg;
+
+    fill_message(&msg, "x", 1);
+    write_and_parse(&msg);
+    free_message(&msg);
+
+    ck_assert_int_eq(cJSON_GetArraySize(get_warnings()), 0);
+}
+END_TEST
+
+/* Each warning bit, and its name in the JSON line. */
+static const struct {
+    unsigned bit;
+    const char *name;
+} warning_names[] = {
+    {SC_WARN_BARE_LF, "bare_lf"},
+    {SC_WARN_BARE_CR, "bare_cr"},
+    {SC_WARN_LINE_OVER_998, "line_over_998"},
+    {SC_WARN_NUL_BYTE, "nul_byte"},
+    {SC_WARN_8BIT_WITHOUT_8BITMIME, "8bit_without_8bitmime"},
+    {SC_WARN_UTF8_WITHOUT_SMTPUTF8, "utf8_without_smtputf8"},
+    {SC_WARN_DOT_LINE_BARE_LF, "dot_line_bare_lf"},
+};
+
+#define WARNING_NAMES_LEN (sizeof(warning_names) / sizeof(warning_names[0]))
+
+/* Run once per warning _i: a message with that warning alone lists its name. */
+START_TEST(test_output_warning_name)
+{
+    struct sc_message msg;
+    const cJSON *warnings;
+
+    fill_message(&msg, "x", 1);
+    msg.warnings = warning_names[_i].bit;
+    write_and_parse(&msg);
+    free_message(&msg);
+
+    warnings = get_warnings();
+    ck_assert_int_eq(cJSON_GetArraySize(warnings), 1);
+    ck_assert_str_eq(cJSON_GetArrayItem(warnings, 0)->valuestring, warning_names[_i].name);
+    ck_assert_str_eq(sc_warning_name(warning_names[_i].bit), warning_names[_i].name);
+}
+END_TEST
+
+START_TEST(test_output_warnings_all)
+{
+    struct sc_message msg;
+    const cJSON *warnings;
+    size_t i;
+
+    ck_assert_uint_eq(WARNING_NAMES_LEN, SC_WARNINGS_LEN);
+    fill_message(&msg, "x", 1);
+    for (i = 0; i < WARNING_NAMES_LEN; i++)
+        msg.warnings |= warning_names[i].bit;
+    write_and_parse(&msg);
+    free_message(&msg);
+
+    warnings = get_warnings();
+    ck_assert_int_eq(cJSON_GetArraySize(warnings), (int)WARNING_NAMES_LEN);
+    for (i = 0; i < WARNING_NAMES_LEN; i++)
+        ck_assert_str_eq(cJSON_GetArrayItem(warnings, (int)i)->valuestring,
+                         warning_names[i].name);
+}
+END_TEST
+
 /* ------------------------------------------------------- large messages */
 
 /* Multi-byte sequences to place across the 64 KiB boundaries, with how many
@@ -765,6 +1002,14 @@ Suite *suite_output(void)
     tcase_add_test(lines, test_output_message_nul_byte);
     tcase_add_test(lines, test_output_message_invalid_utf8);
     tcase_add_test(lines, test_output_message_writer_error);
+    tcase_add_test(lines, test_output_rcpt_params_none);
+    tcase_add_test(lines, test_output_rcpt_params_in_order);
+    tcase_add_test(lines, test_output_rcpt_params_many);
+    tcase_add_test(lines, test_output_rcpt_params_no_rcpts);
+    tcase_add_test(lines, test_output_rcpt_params_no_value);
+    tcase_add_test(lines, test_output_warnings_empty);
+    tcase_add_loop_test(lines, test_output_warning_name, 0, (int)WARNING_NAMES_LEN);
+    tcase_add_test(lines, test_output_warnings_all);
     suite_add_tcase(suite, lines);
 
     tcase_add_checked_fixture(large, setup, teardown);

@@ -7,6 +7,7 @@
  */
 #include <check.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +28,9 @@ struct received {
     size_t rcpt_to_len;
     char *data;                 /* size bytes followed by a NUL. */
     size_t size;
+    char *rcpt_params;          /* Per recipient, in brackets: "[NOTIFY=NEVER] []". */
+    unsigned warnings;          /* SC_WARN_* bits. */
+    bool chunked;
 };
 
 /* One session under test with everything it produced. It owns all of it,
@@ -58,6 +62,32 @@ static char *copy_string(const char *s)
     copy = strdup(s);
     ck_assert_ptr_nonnull(copy);
     return copy;
+}
+
+/* Format each recipient's parameters as "[KEYWORD=value ...]", joined by
+ * one space, such as "[NOTIFY=NEVER] []". The caller frees the result. */
+static char *format_rcpt_params(const struct sc_message *msg)
+{
+    struct sc_buf text = {0};
+    const struct sc_params *p;
+    size_t i, j;
+
+    for (i = 0; i < msg->rcpt_to_len; i++) {
+        sc_buf_append_str(&text, i > 0 ? " [" : "[");
+        p = msg->rcpt_params != NULL ? &msg->rcpt_params[i] : NULL;
+        for (j = 0; p != NULL && j < p->len; j++) {
+            if (j > 0)
+                sc_buf_append_str(&text, " ");
+            sc_buf_append_str(&text, p->items[j].keyword);
+            if (p->items[j].value != NULL) {
+                sc_buf_append_str(&text, "=");
+                sc_buf_append_str(&text, p->items[j].value);
+            }
+        }
+        sc_buf_append_str(&text, "]");
+    }
+    ck_assert_int_eq(sc_buf_append(&text, "", 1), 0);
+    return text.data;
 }
 
 /* Copy the message the session hands to the hook, because the message is
@@ -94,6 +124,10 @@ static enum sc_verdict record_message(void *arg, struct sc_message *msg)
     ck_assert_ptr_nonnull(r->rcpt_to);
     for (i = 0; i < msg->rcpt_to_len; i++)
         r->rcpt_to[i] = copy_string(msg->rcpt_to[i]);
+
+    r->rcpt_params = format_rcpt_params(msg);
+    r->warnings = msg->warnings;
+    r->chunked = msg->chunked;
 
     r->size = msg->size;
     r->data = malloc(msg->size + 1);
@@ -146,6 +180,7 @@ static void harness_free(struct harness *h)
         for (j = 0; j < r->rcpt_to_len; j++)
             free(r->rcpt_to[j]);
         free(r->rcpt_to);
+        free(r->rcpt_params);
         free(r->data);
     }
     h->messages_len = 0;
@@ -1545,6 +1580,1186 @@ START_TEST(test_session_transcript_random)
 }
 END_TEST
 
+/* Lines of 100, 101, 998 and 999 bytes, for the line length rules. */
+#define X10 "xxxxxxxxxx"
+#define X100 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10
+#define X101 X100 "x"
+#define X998 X100 X100 X100 X100 X100 X100 X100 X100 X100 \
+    X10 X10 X10 X10 X10 X10 X10 X10 X10 "xxxxxxxx"
+#define X999 X998 "x"
+
+/* ------------------------------------------------------------------- BDAT */
+
+#define BDAT_SYNTAX "501 5.5.4 Syntax: BDAT size [LAST]\r\n"
+#define SEND_MAIL_FIRST "503 5.5.1 Send MAIL first\r\n"
+#define SEND_RCPT_FIRST "503 5.5.1 Send RCPT first: no valid recipients\r\n"
+#define TOO_BIG_100 "552 5.3.4 Message too big: the maximum is 100 bytes\r\n"
+
+/* Greet with EHLO, send mail_line and RCPT TO:<b@example.com>. */
+static void begin_envelope(const char *mail_line)
+{
+    begin_ehlo();
+    ASSERT_EXCHANGE(mail_line, SENDER_OK);
+    ASSERT_EXCHANGE("RCPT TO:<b@example.com>\r\n", RCPT_OK);
+}
+
+/* Send a string literal, which may hold NUL bytes, and check the replies
+ * to it as ASSERT_EXCHANGE does. */
+#define ASSERT_EXCHANGE_BYTES(literal, expected)                        \
+    do {                                                                \
+        feed(&harness, (literal), sizeof(literal) - 1);                 \
+        ck_assert_str_eq(reply_text(&harness), (expected));             \
+        sc_buf_clear(&harness.replies);                                 \
+    } while (0)
+
+/* RFC 3030 section 2: chunk bytes are taken as they are, with no dot
+ * transparency, and bare CR and LF are kept. */
+START_TEST(test_session_bdat_chunks_concatenated)
+{
+    begin_envelope("MAIL FROM:<a@example.com>\r\n");
+    ASSERT_EXCHANGE("BDAT 5\r\n..x\r\n", "250 2.0.0 5 octets received\r\n");
+    ASSERT_EXCHANGE("BDAT 6 LAST\r\n\n.\r\n\ry", ACCEPTED);
+
+    ck_assert_uint_eq(harness.messages_len, 1);
+    ASSERT_DATA(&harness.messages[0], "..x\r\n\n.\r\n\ry");
+    ck_assert(harness.messages[0].chunked);
+    ck_assert_str_eq(harness.messages[0].mail_from, "a@example.com");
+    ck_assert_str_eq(harness.messages[0].rcpt_to[0], "b@example.com");
+    ck_assert(!sc_session_in_data(harness.session));
+}
+END_TEST
+
+/* The reply to a chunk comes once its last byte is in, not before. */
+START_TEST(test_session_bdat_reply_after_bytes)
+{
+    begin_envelope("MAIL FROM:<a@example.com>\r\n");
+    ASSERT_EXCHANGE("BDAT 5\r\nab", "");
+    ck_assert(sc_session_in_data(harness.session));
+    ASSERT_EXCHANGE("cd", "");
+    ASSERT_EXCHANGE("e", "250 2.0.0 5 octets received\r\n");
+    ck_assert(sc_session_in_data(harness.session));
+    ASSERT_EXCHANGE("BDAT 1 LAST\r\n", "");
+    ASSERT_EXCHANGE("f", ACCEPTED);
+
+    ck_assert_uint_eq(harness.messages_len, 1);
+    ASSERT_DATA(&harness.messages[0], "abcdef");
+}
+END_TEST
+
+START_TEST(test_session_bdat_zero_last)
+{
+    begin_envelope("MAIL FROM:<a@example.com>\r\n");
+    ASSERT_EXCHANGE("BDAT 0 LAST\r\n", ACCEPTED);
+
+    ck_assert_uint_eq(harness.messages_len, 1);
+    ck_assert_uint_eq(harness.messages[0].size, 0);
+    ck_assert_str_eq(harness.messages[0].data, "");
+    ck_assert(harness.messages[0].chunked);
+}
+END_TEST
+
+/* Empty chunks are valid anywhere, and each reply counts the octets
+ * received so far in the transaction. */
+START_TEST(test_session_bdat_zero_chunk)
+{
+    begin_envelope("MAIL FROM:<a@example.com>\r\n");
+    ASSERT_EXCHANGE("BDAT 0\r\n", "250 2.0.0 0 octets received\r\n");
+    ASSERT_EXCHANGE("BDAT 2\r\nab", "250 2.0.0 2 octets received\r\n");
+    ASSERT_EXCHANGE("BDAT 0\r\n", "250 2.0.0 2 octets received\r\n");
+    ASSERT_EXCHANGE("BDAT 1 LAST\r\nc", ACCEPTED);
+
+    ck_assert_uint_eq(harness.messages_len, 1);
+    ASSERT_DATA(&harness.messages[0], "abc");
+}
+END_TEST
+
+START_TEST(test_session_bdat_any_case)
+{
+    begin_envelope("MAIL FROM:<a@example.com>\r\n");
+    ASSERT_EXCHANGE("bdat 2\r\nab", "250 2.0.0 2 octets received\r\n");
+    ASSERT_EXCHANGE("Bdat 1 Last\r\nc", ACCEPTED);
+
+    ck_assert_uint_eq(harness.messages_len, 1);
+    ASSERT_DATA(&harness.messages[0], "abc");
+}
+END_TEST
+
+/* A rejected BDAT still has its bytes read and discarded (RFC 3030
+ * section 3), so the command after them is parsed as a command. The chunk
+ * bytes here are command lines that must not run. */
+START_TEST(test_session_bdat_before_mail)
+{
+    sc_buf_clear(&harness.replies);
+    ASSERT_EXCHANGE("BDAT 6 LAST\r\nQUIT\r\nNOOP\r\n", SEND_MAIL_FIRST OK);
+    ck_assert(!sc_session_closing(harness.session));
+
+    begin_ehlo();
+    ASSERT_EXCHANGE("BDAT 6\r\nQUIT\r\nNOOP\r\n", SEND_MAIL_FIRST OK);
+    ASSERT_EXCHANGE("BDAT 0 LAST\r\nNOOP\r\n", SEND_MAIL_FIRST OK);
+    ck_assert(!sc_session_closing(harness.session));
+    ck_assert(!sc_session_in_data(harness.session));
+    ck_assert_uint_eq(harness.messages_len, 0);
+}
+END_TEST
+
+START_TEST(test_session_bdat_before_rcpt)
+{
+    begin_ehlo();
+    ASSERT_EXCHANGE("MAIL FROM:<a@example.com>\r\n", SENDER_OK);
+    ASSERT_EXCHANGE("BDAT 6 LAST\r\nRSET\r\nNOOP\r\n", SEND_RCPT_FIRST OK);
+    ck_assert_uint_eq(harness.messages_len, 0);
+
+    /* The sender is still there. */
+    ASSERT_EXCHANGE("RCPT TO:<b@example.com>\r\n", RCPT_OK);
+    ASSERT_EXCHANGE("BDAT 2 LAST\r\nhi", ACCEPTED);
+
+    ck_assert_uint_eq(harness.messages_len, 1);
+    ck_assert_str_eq(harness.messages[0].mail_from, "a@example.com");
+    ASSERT_DATA(&harness.messages[0], "hi");
+}
+END_TEST
+
+/* RFC 3030 section 2: DATA and BDAT cannot be mixed in one transaction. */
+START_TEST(test_session_bdat_then_data)
+{
+    begin_envelope("MAIL FROM:<a@example.com>\r\n");
+    ASSERT_EXCHANGE("BDAT 2\r\nab", "250 2.0.0 2 octets received\r\n");
+    ASSERT_EXCHANGE("DATA\r\n", "503 5.5.1 DATA cannot follow BDAT in one transaction\r\n");
+    ck_assert(sc_session_in_data(harness.session));
+    ASSERT_EXCHANGE("BDAT 1 LAST\r\nc", ACCEPTED);
+
+    ck_assert_uint_eq(harness.messages_len, 1);
+    ASSERT_DATA(&harness.messages[0], "abc");
+}
+END_TEST
+
+START_TEST(test_session_bdat_then_rcpt)
+{
+    begin_envelope("MAIL FROM:<a@example.com>\r\n");
+    ASSERT_EXCHANGE("BDAT 2\r\nab", "250 2.0.0 2 octets received\r\n");
+    ASSERT_EXCHANGE("RCPT TO:<c@example.com>\r\n",
+                    "503 5.5.1 RCPT cannot follow BDAT in one transaction\r\n");
+    ASSERT_EXCHANGE("BDAT 1 LAST\r\nc", ACCEPTED);
+
+    ck_assert_uint_eq(harness.messages_len, 1);
+    ck_assert_uint_eq(harness.messages[0].rcpt_to_len, 1);
+    ck_assert_str_eq(harness.messages[0].rcpt_to[0], "b@example.com");
+}
+END_TEST
+
+/* RFC 3030 section 3: a BINARYMIME body can only be sent with BDAT. */
+START_TEST(test_session_binarymime_needs_bdat)
+{
+    begin_envelope("MAIL FROM:<a@example.com> BODY=BINARYMIME\r\n");
+    ASSERT_EXCHANGE("DATA\r\n", "503 5.5.1 BODY=BINARYMIME needs BDAT, not DATA\r\n");
+    ck_assert(!sc_session_in_data(harness.session));
+    ASSERT_EXCHANGE_BYTES("BDAT 3 LAST\r\n\0\n\r", ACCEPTED);
+
+    ck_assert_uint_eq(harness.messages_len, 1);
+    ck_assert_str_eq(harness.messages[0].params, "BODY=BINARYMIME");
+    ASSERT_DATA(&harness.messages[0], "\0\n\r");
+}
+END_TEST
+
+/* A BDAT line without a readable chunk size gets its reply at once, and
+ * the next line is a command again. With a readable size but bad syntax
+ * after it, the chunk follows and is discarded before the reply. */
+START_TEST(test_session_bdat_bad_syntax)
+{
+    static const char *const bad[] = {
+        "BDAT\r\n",
+        "BDAT x\r\n",
+        "BDAT -1\r\n",
+        "BDAT +1\r\n",
+        "BDAT 5LAST\r\n",
+        "BDAT 99999999999999999999\r\n",
+        /* A readable size means the chunk follows, and it is discarded. */
+        "BDAT 5 NOTLAST\r\n12345",
+        "BDAT 1 LAST LAST\r\nx",
+        "BDAT 1 LASTX\r\nx",
+        "BDAT 3 LAST \xff\r\nNOP",
+    };
+    size_t i;
+
+    begin_envelope("MAIL FROM:<a@example.com>\r\n");
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        ASSERT_EXCHANGE(bad[i], BDAT_SYNTAX);
+    ASSERT_EXCHANGE("NOOP\r\n", OK);
+    ck_assert(!sc_session_in_data(harness.session));
+    ASSERT_EXCHANGE("BDAT 1 LAST\r\nx", ACCEPTED);
+
+    ck_assert_uint_eq(harness.messages_len, 1);
+    ASSERT_DATA(&harness.messages[0], "x");
+}
+END_TEST
+
+/* The chunk that passes max_size gets 552 5.3.4 and ends the transaction,
+ * so a BDAT pipelined after it gets 503 and its bytes are discarded. */
+START_TEST(test_session_bdat_too_big)
+{
+    struct sc_limits limits = default_limits;
+    struct sc_buf input = {0};
+    char bytes[100];
+
+    limits.max_size = 100;
+    restart(&limits);
+    begin_envelope("MAIL FROM:<a@example.com>\r\n");
+
+    memset(bytes, 'x', sizeof(bytes));
+    sc_buf_append_str(&input, "BDAT 60\r\n");
+    sc_buf_append(&input, bytes, 60);
+    sc_buf_append_str(&input, "BDAT 60\r\n");
+    sc_buf_append(&input, bytes, 60);
+    sc_buf_append_str(&input, "BDAT 10 LAST\r\nQUIT\r\nQUIT");
+    sc_buf_append_str(&input, "NOOP\r\n");
+    feed(&harness, input.data, input.len);
+    sc_buf_free(&input);
+
+    ck_assert_str_eq(reply_text(&harness),
+                     "250 2.0.0 60 octets received\r\n" TOO_BIG_100 SEND_MAIL_FIRST OK);
+    sc_buf_clear(&harness.replies);
+    ck_assert_uint_eq(harness.messages_len, 0);
+    ck_assert(!sc_session_closing(harness.session));
+    ck_assert(!sc_session_in_data(harness.session));
+
+    /* A message of exactly max_size still fits. */
+    ASSERT_EXCHANGE("MAIL FROM:<c@example.com>\r\n", SENDER_OK);
+    ASSERT_EXCHANGE("RCPT TO:<d@example.com>\r\n", RCPT_OK);
+    ASSERT_EXCHANGE("BDAT 100 LAST\r\n", "");
+    feed(&harness, bytes, 100);
+    ck_assert_str_eq(reply_text(&harness), ACCEPTED);
+
+    ck_assert_uint_eq(harness.messages_len, 1);
+    ck_assert_str_eq(harness.messages[0].mail_from, "c@example.com");
+    ck_assert_uint_eq(harness.messages[0].size, 100);
+}
+END_TEST
+
+START_TEST(test_session_bdat_too_big_last)
+{
+    struct sc_limits limits = default_limits;
+    char bytes[101];
+
+    limits.max_size = 100;
+    restart(&limits);
+    begin_envelope("MAIL FROM:<a@example.com>\r\n");
+
+    memset(bytes, 'y', sizeof(bytes));
+    ASSERT_EXCHANGE("BDAT 101 LAST\r\n", "");
+    feed(&harness, bytes, sizeof(bytes));
+    ck_assert_str_eq(reply_text(&harness), TOO_BIG_100);
+    sc_buf_clear(&harness.replies);
+
+    ASSERT_EXCHANGE("RCPT TO:<c@example.com>\r\n", SEND_MAIL_FIRST);
+    ck_assert_uint_eq(harness.messages_len, 0);
+}
+END_TEST
+
+/* A line over max_data_line in a chunk that is not the last also ends the
+ * transaction at once. */
+START_TEST(test_session_bdat_line_too_long)
+{
+    struct sc_limits limits = default_limits;
+
+    limits.max_data_line = 10;
+    restart(&limits);
+    begin_envelope("MAIL FROM:<a@example.com>\r\n");
+
+    ASSERT_EXCHANGE("BDAT 12\r\n0123456789\r\n", "250 2.0.0 12 octets received\r\n");
+    ASSERT_EXCHANGE("BDAT 12\r\n0123456789A\n",
+                    "552 5.3.4 Message has a line longer than the maximum of 10 bytes\r\n");
+    ASSERT_EXCHANGE("BDAT 1 LAST\r\nx", SEND_MAIL_FIRST);
+    ck_assert_uint_eq(harness.messages_len, 0);
+}
+END_TEST
+
+START_TEST(test_session_bdat_rset_between_chunks)
+{
+    begin_envelope("MAIL FROM:<a@example.com>\r\n");
+    ASSERT_EXCHANGE("BDAT 2\r\nab", "250 2.0.0 2 octets received\r\n");
+    ASSERT_EXCHANGE("RSET\r\n", OK);
+    ck_assert(!sc_session_in_data(harness.session));
+    ASSERT_EXCHANGE("BDAT 1 LAST\r\nc", SEND_MAIL_FIRST);
+    ck_assert_uint_eq(harness.messages_len, 0);
+}
+END_TEST
+
+START_TEST(test_session_free_in_chunk)
+{
+    begin_envelope("MAIL FROM:<a@example.com>\r\n");
+    ASSERT_EXCHANGE("BDAT 2\r\nab", "250 2.0.0 2 octets received\r\n");
+    ASSERT_EXCHANGE("BDAT 100 LAST\r\npartial", "");
+
+    sc_session_free(harness.session);
+    harness.session = NULL;
+
+    ck_assert_uint_eq(harness.messages_len, 0);
+}
+END_TEST
+
+/* A client that sends a message with BDAT gets the same message as one
+ * that sends it dot-stuffed with DATA. */
+START_TEST(test_session_bdat_same_as_data)
+{
+    static const char data[] =
+        "Subject: dots\r\n\r\n.leading\r\n..two\r\n.\r\nmid.\r\n\n.\nend\r\n";
+    static const char wire[] =
+        "Subject: dots\r\n\r\n..leading\r\n...two\r\n..\r\nmid.\r\n\n.\nend\r\n.\r\n";
+    char line[64], expected[128];
+    const struct received *by_data, *by_bdat;
+    size_t third = (sizeof(data) - 1) / 3;
+
+    begin_envelope("MAIL FROM:<a@example.com> BODY=8BITMIME\r\n");
+    ASSERT_EXCHANGE("DATA\r\n", DATA_GO);
+    ASSERT_EXCHANGE(wire, ACCEPTED);
+
+    ASSERT_EXCHANGE("MAIL FROM:<a@example.com> BODY=8BITMIME\r\n", SENDER_OK);
+    ASSERT_EXCHANGE("RCPT TO:<b@example.com>\r\n", RCPT_OK);
+    snprintf(line, sizeof(line), "BDAT %zu LAST\r\n", sizeof(data) - 1);
+    send_text(&harness, line);
+    feed(&harness, data, sizeof(data) - 1);
+    ck_assert_str_eq(reply_text(&harness), ACCEPTED);
+    sc_buf_clear(&harness.replies);
+
+    /* The same body again in three chunks. */
+    ASSERT_EXCHANGE("MAIL FROM:<a@example.com> BODY=8BITMIME\r\n", SENDER_OK);
+    ASSERT_EXCHANGE("RCPT TO:<b@example.com>\r\n", RCPT_OK);
+    snprintf(line, sizeof(line), "BDAT %zu\r\n", third);
+    send_text(&harness, line);
+    feed(&harness, data, third);
+    send_text(&harness, line);
+    feed(&harness, data + third, third);
+    snprintf(line, sizeof(line), "BDAT %zu LAST\r\n", sizeof(data) - 1 - 2 * third);
+    send_text(&harness, line);
+    feed(&harness, data + 2 * third, sizeof(data) - 1 - 2 * third);
+    snprintf(expected, sizeof(expected), "250 2.0.0 %zu octets received\r\n"
+             "250 2.0.0 %zu octets received\r\n" ACCEPTED, third, 2 * third);
+    ck_assert_str_eq(reply_text(&harness), expected);
+    sc_buf_clear(&harness.replies);
+
+    ck_assert_uint_eq(harness.messages_len, 3);
+    by_data = &harness.messages[0];
+    ck_assert(!by_data->chunked);
+    ASSERT_DATA(by_data, "Subject: dots\r\n\r\n.leading\r\n..two\r\n.\r\nmid.\r\n\n.\nend\r\n");
+    for (by_bdat = &harness.messages[1]; by_bdat <= &harness.messages[2]; by_bdat++) {
+        ck_assert(by_bdat->chunked);
+        ck_assert_uint_eq(by_bdat->size, by_data->size);
+        ck_assert_mem_eq(by_bdat->data, by_data->data, by_data->size);
+        ck_assert_uint_eq(by_bdat->warnings, by_data->warnings);
+        ck_assert_str_eq(by_bdat->params, by_data->params);
+        ck_assert_str_eq(by_bdat->rcpt_params, by_data->rcpt_params);
+    }
+    ck_assert_uint_eq(by_data->warnings, SC_WARN_BARE_LF | SC_WARN_DOT_LINE_BARE_LF);
+}
+END_TEST
+
+/* A chunk of 100 KiB arriving in 1 KiB reads is consumed as it arrives,
+ * never buffered as input. */
+START_TEST(test_session_bdat_large_chunk)
+{
+    struct sc_limits limits = default_limits;
+    enum { PIECE = 1024, PIECES = 100 };
+    char piece[PIECE];
+    size_t i, j;
+
+    limits.max_size = 200000;
+    restart(&limits);
+    begin_envelope("MAIL FROM:<a@example.com>\r\n");
+
+    ASSERT_EXCHANGE("BDAT 102400 LAST\r\n", "");
+    for (i = 0; i < PIECES; i++) {
+        for (j = 0; j < PIECE; j++)
+            piece[j] = (char)('a' + (i * PIECE + j) % 26);
+        feed(&harness, piece, PIECE);
+        ck_assert_uint_eq(harness.pending.len, 0);
+        if (i + 1 < PIECES)
+            ck_assert_uint_eq(harness.replies.len, 0);
+    }
+    ck_assert_str_eq(reply_text(&harness), ACCEPTED);
+
+    ck_assert_uint_eq(harness.messages_len, 1);
+    ck_assert_uint_eq(harness.messages[0].size, PIECE * PIECES);
+    for (i = 0; i < PIECE * PIECES; i++)
+        ck_assert_int_eq(harness.messages[0].data[i], (char)('a' + i % 26));
+}
+END_TEST
+
+/* A BDAT transaction pipelined with the commands around it. The chunk
+ * bytes look like commands and end markers, which must not run. */
+static const char bdat_transcript[] =
+    "EHLO client.example\r\n"
+    "MAIL FROM:<sender@example.com> BODY=BINARYMIME RET=HDRS ENVID=QQ314159\r\n"
+    "RCPT TO:<a@example.com> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;a@example.com\r\n"
+    "RCPT TO:<b@example.com>\r\n"
+    "BDAT 12\r\n"
+    "Subject: T\r\n"
+    "BDAT 11\r\n"
+    "\r\n.\r\nQUIT\r\n"
+    "BDAT 0\r\n"
+    "BDAT 7 LAST\r\n"
+    "\0\r\rEND\n"
+    "NOOP\r\n"
+    "MAIL FROM:<>\r\n"
+    "RCPT TO:<c@example.com> NOTIFY=NEVER\r\n"
+    "DATA\r\n"
+    "..x\r\n"
+    ".\r\n"
+    "BDAT 4 LAST\r\n"
+    "QUIT"
+    "BDAT five\r\n"
+    "MAIL FROM:<d@example.com>\r\n"
+    "BDAT 6\r\n"
+    "RSET\r\n"
+    "RCPT TO:<e@example.com>\r\n"
+    "BDAT 2 LAST\r\n"
+    "hi"
+    "QUIT\r\n"
+    "NOOP\r\n";
+
+static const char bdat_transcript_replies[] =
+    "220 mx.test ESMTP smtpcatch\r\n"
+    EHLO_REPLY
+    SENDER_OK
+    RCPT_OK
+    RCPT_OK
+    "250 2.0.0 12 octets received\r\n"
+    "250 2.0.0 23 octets received\r\n"
+    "250 2.0.0 23 octets received\r\n"
+    ACCEPTED
+    OK
+    SENDER_OK
+    RCPT_OK
+    DATA_GO
+    ACCEPTED
+    SEND_MAIL_FIRST
+    BDAT_SYNTAX
+    SENDER_OK
+    SEND_RCPT_FIRST
+    RCPT_OK
+    ACCEPTED
+    "221 2.0.0 Bye\r\n";
+
+static const char bdat_transcript_data1[] = "Subject: T\r\n\r\n.\r\nQUIT\r\n\0\r\rEND\n";
+
+/* Check that a session fed the BDAT transcript produced exactly the
+ * expected replies and messages. */
+static void check_bdat_transcript(struct harness *h)
+{
+    const struct received *m;
+
+    ck_assert_str_eq(reply_text(h), bdat_transcript_replies);
+    ck_assert(sc_session_closing(h->session));
+    ck_assert_uint_eq(h->pending.len, 0);
+    ck_assert_uint_eq(h->messages_len, 3);
+
+    m = &h->messages[0];
+    ck_assert_str_eq(m->mail_from, "sender@example.com");
+    ck_assert_str_eq(m->params, "BODY=BINARYMIME RET=HDRS ENVID=QQ314159");
+    ck_assert_uint_eq(m->rcpt_to_len, 2);
+    ck_assert_str_eq(m->rcpt_to[0], "a@example.com");
+    ck_assert_str_eq(m->rcpt_to[1], "b@example.com");
+    ck_assert_str_eq(m->rcpt_params,
+                     "[NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;a@example.com] []");
+    ck_assert(m->chunked);
+    ck_assert_uint_eq(m->warnings, 0);
+    ck_assert_uint_eq(m->size, sizeof(bdat_transcript_data1) - 1);
+    ck_assert_mem_eq(m->data, bdat_transcript_data1, sizeof(bdat_transcript_data1) - 1);
+
+    m = &h->messages[1];
+    ck_assert_str_eq(m->mail_from, "");
+    ck_assert_str_eq(m->params, "");
+    ck_assert_str_eq(m->rcpt_params, "[NOTIFY=NEVER]");
+    ck_assert(!m->chunked);
+    ASSERT_DATA(m, ".x\r\n");
+
+    m = &h->messages[2];
+    ck_assert_str_eq(m->mail_from, "d@example.com");
+    ck_assert_uint_eq(m->rcpt_to_len, 1);
+    ck_assert_str_eq(m->rcpt_to[0], "e@example.com");
+    ck_assert_str_eq(m->rcpt_params, "[]");
+    ck_assert(m->chunked);
+    ASSERT_DATA(m, "hi");
+}
+
+START_TEST(test_session_bdat_transcript_whole)
+{
+    feed(&harness, bdat_transcript, sizeof(bdat_transcript) - 1);
+    check_bdat_transcript(&harness);
+}
+END_TEST
+
+START_TEST(test_session_bdat_transcript_bytewise)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(bdat_transcript) - 1; i++)
+        feed(&harness, bdat_transcript + i, 1);
+    check_bdat_transcript(&harness);
+}
+END_TEST
+
+/* Run once per cut point _i, from 0 to the transcript length. */
+START_TEST(test_session_bdat_transcript_split)
+{
+    size_t cut = (size_t)_i, len = sizeof(bdat_transcript) - 1;
+
+    feed(&harness, bdat_transcript, cut);
+    feed(&harness, bdat_transcript + cut, len - cut);
+    check_bdat_transcript(&harness);
+}
+END_TEST
+
+/* Run once per seed _i, as test_session_transcript_random does. */
+START_TEST(test_session_bdat_transcript_random)
+{
+    size_t done = 0, piece, len = sizeof(bdat_transcript) - 1;
+
+    srand((unsigned)_i + 1);
+    while (done < len) {
+        piece = 1 + (size_t)rand() % 24;
+        if (piece > len - done)
+            piece = len - done;
+        feed(&harness, bdat_transcript + done, piece);
+        done += piece;
+    }
+    check_bdat_transcript(&harness);
+}
+END_TEST
+
+/* Every reply to a BDAT or DSN step after EHLO has an enhanced status code. */
+static const struct step bdat_reply_steps[] = {
+    {"EHLO client.test\r\n", true, SC_ACCEPT},
+    {"BDAT 3\r\nabc", false, SC_ACCEPT},
+    {"BDAT\r\n", false, SC_ACCEPT},
+    {"BDAT x LAST\r\n", false, SC_ACCEPT},
+    {"MAIL FROM:<a@example.com> RET=FULL ENVID=x+2By\r\n", false, SC_ACCEPT},
+    {"BDAT 1 LAST\r\nz", false, SC_ACCEPT},
+    {"RCPT TO:<b@example.com> NOTIFY=NEVER,SUCCESS\r\n", false, SC_ACCEPT},
+    {"RCPT TO:<b@example.com> NOTIFY=MAYBE\r\n", false, SC_ACCEPT},
+    {"RCPT TO:<b@example.com> ORCPT=nosemicolon\r\n", false, SC_ACCEPT},
+    {"RCPT TO:<b@example.com> XDSN=1\r\n", false, SC_ACCEPT},
+    {"RCPT TO:<b@example.com> NOTIFY=SUCCESS,DELAY ORCPT=rfc822;b@example.com\r\n", false,
+     SC_ACCEPT},
+    {"RCPT TO:<c@example.com>\r\n", false, SC_ACCEPT},
+    {"RCPT TO:<d@example.com>\r\n", false, SC_ACCEPT},
+    {"BDAT 10\r\n0123456789", false, SC_ACCEPT},
+    {"BDAT 0\r\n", false, SC_ACCEPT},
+    {"DATA\r\n", false, SC_ACCEPT},
+    {"RCPT TO:<e@example.com>\r\n", false, SC_ACCEPT},
+    {"MAIL FROM:<a@example.com>\r\n", false, SC_ACCEPT},
+    {"BDAT 5 NOTLAST\r\nabcde", false, SC_ACCEPT},
+    {"BDAT 2 LAST\r\n\r\n", false, SC_ACCEPT},
+    {"MAIL FROM:<a@example.com> RET=NONE\r\n", false, SC_ACCEPT},
+    {"MAIL FROM:<a@example.com> ENVID=a+zz\r\n", false, SC_ACCEPT},
+    {"MAIL FROM:<a@example.com> BODY=BINARYMIME\r\n", false, SC_ACCEPT},
+    {"RCPT TO:<b@example.com>\r\n", false, SC_ACCEPT},
+    {"DATA\r\n", false, SC_ACCEPT},
+    {"BDAT 144\r\n" BIG_DATA BIG_DATA, false, SC_ACCEPT},
+    {"BDAT 3 LAST\r\nxyz", false, SC_ACCEPT},
+    {"MAIL FROM:<a@example.com>\r\n", false, SC_ACCEPT},
+    {"RCPT TO:<b@example.com>\r\n", false, SC_ACCEPT},
+    {"BDAT 4 LAST\r\nnot\n", false, SC_TEMPFAIL},
+    {"MAIL FROM:<a@example.com>\r\n", false, SC_ACCEPT},
+    {"RCPT TO:<b@example.com>\r\n", false, SC_ACCEPT},
+    {"BDAT 2\r\nab", false, SC_ACCEPT},
+    {"RSET\r\n", false, SC_ACCEPT},
+    {"QUIT\r\n", false, SC_ACCEPT},
+};
+
+START_TEST(test_session_bdat_enhanced_codes)
+{
+    struct sc_limits limits = {.max_size = 100, .max_line = 128, .max_rcpts = 2};
+    size_t i;
+
+    restart(&limits);
+    sc_buf_clear(&harness.replies);
+    for (i = 0; i < sizeof(bdat_reply_steps) / sizeof(bdat_reply_steps[0]); i++) {
+        harness.verdict = bdat_reply_steps[i].verdict;
+        send_text(&harness, bdat_reply_steps[i].input);
+        ck_assert_msg(check_reply_codes(&bdat_reply_steps[i]) > 0, "no reply to \"%s\"",
+                      bdat_reply_steps[i].input);
+    }
+    ck_assert(sc_session_closing(harness.session));
+    ck_assert_uint_eq(harness.messages_len, 2);
+}
+END_TEST
+
+/* -------------------------------------------------------------------- DSN */
+
+#define NOTIFY_INVALID \
+    "501 5.5.4 Invalid NOTIFY value: expected NEVER, or a list of SUCCESS, FAILURE, DELAY\r\n"
+#define ORCPT_INVALID \
+    "501 5.5.4 Invalid ORCPT value: expected addr-type;address, as in rfc822;a@example.com\r\n"
+#define RET_INVALID "501 5.5.4 Invalid RET value: expected FULL or HDRS\r\n"
+#define ENVID_INVALID "501 5.5.4 Invalid ENVID value: expected xtext of at most 100 characters\r\n"
+
+/* Send DATA with a one-line message and check that it is accepted. */
+static void send_short_data(void)
+{
+    ASSERT_EXCHANGE("DATA\r\n", DATA_GO);
+    ASSERT_EXCHANGE("x\r\n.\r\n", ACCEPTED);
+}
+
+/* RFC 3461 section 4: RET and ENVID are kept as the client gave them. */
+START_TEST(test_session_dsn_mail_params)
+{
+    begin_envelope("MAIL FROM:<a@example.com> RET=FULL ENVID=QQ314159\r\n");
+    send_short_data();
+    ASSERT_EXCHANGE("MAIL FROM:<a@example.com> ret=hdrs envid=a+2Bb+3Dc\r\n", SENDER_OK);
+    ASSERT_EXCHANGE("RCPT TO:<b@example.com>\r\n", RCPT_OK);
+    send_short_data();
+
+    ck_assert_uint_eq(harness.messages_len, 2);
+    ck_assert_str_eq(harness.messages[0].params, "RET=FULL ENVID=QQ314159");
+    ck_assert_str_eq(harness.messages[1].params, "RET=hdrs ENVID=a+2Bb+3Dc");
+}
+END_TEST
+
+START_TEST(test_session_dsn_mail_params_invalid)
+{
+    char line[160];
+
+    begin_ehlo();
+    ASSERT_EXCHANGE("MAIL FROM:<a@example.com> RET=ALL\r\n", RET_INVALID);
+    ASSERT_EXCHANGE("MAIL FROM:<a@example.com> RET\r\n", RET_INVALID);
+    ASSERT_EXCHANGE("MAIL FROM:<a@example.com> ENVID\r\n", ENVID_INVALID);
+    ASSERT_EXCHANGE("MAIL FROM:<a@example.com> ENVID=a+zz\r\n", ENVID_INVALID);
+    ASSERT_EXCHANGE("MAIL FROM:<a@example.com> ENVID=a+2b\r\n", ENVID_INVALID);
+    ASSERT_EXCHANGE("MAIL FROM:<a@example.com> ENVID=a+2\r\n", ENVID_INVALID);
+    ASSERT_EXCHANGE("MAIL FROM:<a@example.com> ENVID=caf\xc3\xa9\r\n", ENVID_INVALID);
+
+    /* RFC 3461 section 4.4: an ENVID has at most 100 characters. */
+    snprintf(line, sizeof(line), "MAIL FROM:<a@example.com> ENVID=%s\r\n", X101);
+    ASSERT_EXCHANGE(line, ENVID_INVALID);
+    snprintf(line, sizeof(line), "MAIL FROM:<a@example.com> ENVID=%s\r\n", X100);
+    ASSERT_EXCHANGE(line, SENDER_OK);
+}
+END_TEST
+
+/* RFC 3461 sections 4.1 and 4.2: NOTIFY and ORCPT are kept per recipient,
+ * and a recipient without them has none. */
+START_TEST(test_session_dsn_rcpt_params)
+{
+    begin_ehlo();
+    ASSERT_EXCHANGE("MAIL FROM:<a@example.com>\r\n", SENDER_OK);
+    ASSERT_EXCHANGE("RCPT TO:<b@example.com> NOTIFY=NEVER\r\n", RCPT_OK);
+    ASSERT_EXCHANGE("RCPT TO:<c@example.com> NOTIFY=SUCCESS,FAILURE,DELAY\r\n", RCPT_OK);
+    ASSERT_EXCHANGE("RCPT TO:<d@example.com> ORCPT=rfc822;a@example.com\r\n", RCPT_OK);
+    ASSERT_EXCHANGE("RCPT TO:<e@example.com>\r\n", RCPT_OK);
+    ASSERT_EXCHANGE("RCPT TO:<f@example.com> notify=delay orcpt=rfc822;f+40x@example.com\r\n",
+                    RCPT_OK);
+    send_short_data();
+
+    ck_assert_uint_eq(harness.messages_len, 1);
+    ck_assert_uint_eq(harness.messages[0].rcpt_to_len, 5);
+    ck_assert_str_eq(harness.messages[0].rcpt_to[3], "e@example.com");
+    ck_assert_str_eq(harness.messages[0].rcpt_params,
+                     "[NOTIFY=NEVER] [NOTIFY=SUCCESS,FAILURE,DELAY] "
+                     "[ORCPT=rfc822;a@example.com] [] "
+                     "[NOTIFY=delay ORCPT=rfc822;f+40x@example.com]");
+}
+END_TEST
+
+/* Parameters on a later recipient only: the earlier ones still get an
+ * empty set each. */
+START_TEST(test_session_dsn_rcpt_params_late)
+{
+    begin_ehlo();
+    ASSERT_EXCHANGE("MAIL FROM:<a@example.com>\r\n", SENDER_OK);
+    ASSERT_EXCHANGE("RCPT TO:<b@example.com>\r\n", RCPT_OK);
+    ASSERT_EXCHANGE("RCPT TO:<c@example.com>\r\n", RCPT_OK);
+    ASSERT_EXCHANGE("RCPT TO:<d@example.com> NOTIFY=FAILURE\r\n", RCPT_OK);
+    ASSERT_EXCHANGE("RCPT TO:<e@example.com>\r\n", RCPT_OK);
+    send_short_data();
+    ASSERT_EXCHANGE("MAIL FROM:<a@example.com>\r\n", SENDER_OK);
+    ASSERT_EXCHANGE("RCPT TO:<b@example.com>\r\n", RCPT_OK);
+    ASSERT_EXCHANGE("RCPT TO:<c@example.com>\r\n", RCPT_OK);
+    send_short_data();
+
+    ck_assert_uint_eq(harness.messages_len, 2);
+    ck_assert_str_eq(harness.messages[0].rcpt_params, "[] [] [NOTIFY=FAILURE] []");
+    ck_assert_str_eq(harness.messages[1].rcpt_params, "[] []");
+}
+END_TEST
+
+START_TEST(test_session_dsn_rcpt_params_invalid)
+{
+    begin_ehlo();
+    ASSERT_EXCHANGE("MAIL FROM:<a@example.com>\r\n", SENDER_OK);
+    ASSERT_EXCHANGE("RCPT TO:<b@example.com> NOTIFY=NEVER,SUCCESS\r\n", NOTIFY_INVALID);
+    ASSERT_EXCHANGE("RCPT TO:<b@example.com> NOTIFY=SUCCESS,NEVER\r\n", NOTIFY_INVALID);
+    ASSERT_EXCHANGE("RCPT TO:<b@example.com> NOTIFY=MAYBE\r\n", NOTIFY_INVALID);
+    ASSERT_EXCHANGE("RCPT TO:<b@example.com> NOTIFY=SUCCESS,\r\n", NOTIFY_INVALID);
+    ASSERT_EXCHANGE("RCPT TO:<b@example.com> NOTIFY=,SUCCESS\r\n", NOTIFY_INVALID);
+    ASSERT_EXCHANGE("RCPT TO:<b@example.com> NOTIFY\r\n", NOTIFY_INVALID);
+    ASSERT_EXCHANGE("RCPT TO:<b@example.com> ORCPT=nosemicolon\r\n", ORCPT_INVALID);
+    ASSERT_EXCHANGE("RCPT TO:<b@example.com> ORCPT=;a@example.com\r\n", ORCPT_INVALID);
+    ASSERT_EXCHANGE("RCPT TO:<b@example.com> ORCPT=rfc822;\r\n", ORCPT_INVALID);
+    ASSERT_EXCHANGE("RCPT TO:<b@example.com> ORCPT=rfc_822;a@example.com\r\n", ORCPT_INVALID);
+    ASSERT_EXCHANGE("RCPT TO:<b@example.com> ORCPT\r\n", ORCPT_INVALID);
+    ASSERT_EXCHANGE("DATA\r\n", "503 5.5.1 Send RCPT first: no valid recipients\r\n");
+
+    ASSERT_EXCHANGE("RCPT TO:<c@example.com> NOTIFY=FAILURE\r\n", RCPT_OK);
+    send_short_data();
+
+    ck_assert_uint_eq(harness.messages_len, 1);
+    ck_assert_uint_eq(harness.messages[0].rcpt_to_len, 1);
+    ck_assert_str_eq(harness.messages[0].rcpt_params, "[NOTIFY=FAILURE]");
+}
+END_TEST
+
+START_TEST(test_session_dsn_rcpt_unknown_param)
+{
+    begin_ehlo();
+    ASSERT_EXCHANGE("MAIL FROM:<a@example.com>\r\n", SENDER_OK);
+    ASSERT_EXCHANGE("RCPT TO:<b@example.com> FOO\r\n",
+                    "555 5.5.4 Unsupported RCPT parameter FOO\r\n");
+    ASSERT_EXCHANGE("RCPT TO:<b@example.com> NOTIFY=NEVER XDSN=1\r\n",
+                    "555 5.5.4 Unsupported RCPT parameter XDSN\r\n");
+    ASSERT_EXCHANGE("RCPT TO:<b@example.com> RET=FULL\r\n",
+                    "555 5.5.4 Unsupported RCPT parameter RET\r\n");
+    ASSERT_EXCHANGE("RCPT TO:<b@example.com> NOTIFY=NEVER NOTIFY=DELAY\r\n",
+                    "501 5.5.4 Parameter given twice\r\n");
+    ASSERT_EXCHANGE("MAIL FROM:<a@example.com> NOTIFY=NEVER\r\n",
+                    "503 5.5.1 Sender already given; send RSET to start over\r\n");
+    ASSERT_EXCHANGE("RSET\r\n", OK);
+    ASSERT_EXCHANGE("MAIL FROM:<a@example.com> NOTIFY=NEVER\r\n",
+                    "555 5.5.4 Unsupported MAIL parameter NOTIFY\r\n");
+}
+END_TEST
+
+/* Service extensions exist only after EHLO (RFC 5321 section 4.1.1.11), so
+ * RCPT parameters after HELO get 555, as MAIL parameters do. */
+START_TEST(test_session_dsn_rcpt_params_after_helo)
+{
+    sc_buf_clear(&harness.replies);
+    ASSERT_EXCHANGE("HELO x\r\n", "250 mx.test\r\n");
+    ASSERT_EXCHANGE("MAIL FROM:<a@example.com>\r\n", SENDER_OK);
+    ASSERT_EXCHANGE("RCPT TO:<b@example.com> NOTIFY=NEVER\r\n",
+                    "555 5.5.4 RCPT parameter NOTIFY needs EHLO, but the session began with "
+                    "HELO\r\n");
+    ASSERT_EXCHANGE("RCPT TO:<b@example.com> ORCPT=rfc822;b@example.com\r\n",
+                    "555 5.5.4 RCPT parameter ORCPT needs EHLO, but the session began with "
+                    "HELO\r\n");
+    ASSERT_EXCHANGE("RCPT TO:<b@example.com>\r\n", RCPT_OK);
+    send_short_data();
+
+    ck_assert_uint_eq(harness.messages_len, 1);
+    ck_assert_str_eq(harness.messages[0].rcpt_params, "[]");
+}
+END_TEST
+
+/* --------------------------------------------------------------- warnings */
+
+/* Send one message by DATA: mail_line, RCPT TO rcpt_line, then wire,
+ * which is dot-stuffed and ends with the end marker. Returns its warnings. */
+static unsigned data_warnings(const char *mail_line, const char *rcpt_line, const char *wire,
+                              size_t wire_len)
+{
+    size_t before = harness.messages_len;
+
+    ASSERT_EXCHANGE(mail_line, SENDER_OK);
+    ASSERT_EXCHANGE(rcpt_line, RCPT_OK);
+    ASSERT_EXCHANGE("DATA\r\n", DATA_GO);
+    feed(&harness, wire, wire_len);
+    ck_assert_str_eq(reply_text(&harness), ACCEPTED);
+    sc_buf_clear(&harness.replies);
+    ck_assert_uint_eq(harness.messages_len, before + 1);
+    return harness.messages[before].warnings;
+}
+
+/* The same as data_warnings, with BDAT ... LAST carrying data. */
+static unsigned bdat_warnings(const char *mail_line, const char *data, size_t len)
+{
+    size_t before = harness.messages_len;
+    char line[64];
+
+    ASSERT_EXCHANGE(mail_line, SENDER_OK);
+    ASSERT_EXCHANGE("RCPT TO:<b@example.com>\r\n", RCPT_OK);
+    snprintf(line, sizeof(line), "BDAT %zu LAST\r\n", len);
+    send_text(&harness, line);
+    feed(&harness, data, len);
+    ck_assert_str_eq(reply_text(&harness), ACCEPTED);
+    sc_buf_clear(&harness.replies);
+    ck_assert_uint_eq(harness.messages_len, before + 1);
+    return harness.messages[before].warnings;
+}
+
+#define MAIL_PLAIN "MAIL FROM:<a@example.com>\r\n"
+#define MAIL_BINARY "MAIL FROM:<a@example.com> BODY=BINARYMIME\r\n"
+#define RCPT_PLAIN "RCPT TO:<b@example.com>\r\n"
+
+/* The warnings of a message sent by DATA, wire given as a string literal. */
+#define DATA_WARNINGS(wire) data_warnings(MAIL_PLAIN, RCPT_PLAIN, (wire), sizeof(wire) - 1)
+
+START_TEST(test_session_warn_clean)
+{
+    begin_ehlo();
+    ck_assert_uint_eq(DATA_WARNINGS("Subject: Hi\r\n\r\nHello\r\n.\r\n"), 0);
+    ck_assert_uint_eq(bdat_warnings(MAIL_PLAIN, "Hello\r\n", 7), 0);
+}
+END_TEST
+
+START_TEST(test_session_warn_bare_lf)
+{
+    begin_ehlo();
+    ck_assert_uint_eq(DATA_WARNINGS("a\nb\r\n.\r\n"), SC_WARN_BARE_LF);
+}
+END_TEST
+
+START_TEST(test_session_warn_bare_cr)
+{
+    begin_ehlo();
+    ck_assert_uint_eq(DATA_WARNINGS("a\rb\r\n.\r\n"), SC_WARN_BARE_CR);
+}
+END_TEST
+
+/* RFC 5322 section 2.1.1: 998 bytes before the CRLF is the longest line. */
+START_TEST(test_session_warn_line_over_998)
+{
+    begin_ehlo();
+    ck_assert_uint_eq(DATA_WARNINGS(X998 "\r\n.\r\n"), 0);
+    ck_assert_uint_eq(DATA_WARNINGS(X999 "\r\n.\r\n"), SC_WARN_LINE_OVER_998);
+    ck_assert_uint_eq(bdat_warnings(MAIL_PLAIN, X998, 998), 0);
+    ck_assert_uint_eq(bdat_warnings(MAIL_PLAIN, X999, 999), SC_WARN_LINE_OVER_998);
+}
+END_TEST
+
+START_TEST(test_session_warn_nul_byte)
+{
+    begin_ehlo();
+    ck_assert_uint_eq(DATA_WARNINGS("a\0b\r\n.\r\n"), SC_WARN_NUL_BYTE);
+}
+END_TEST
+
+#define WIRE_8BIT "caf\xc3\xa9\r\n.\r\n"
+
+/* RFC 6152: 8-bit data needs BODY=8BITMIME (or BINARYMIME, RFC 3030). */
+START_TEST(test_session_warn_8bit)
+{
+    begin_ehlo();
+    ck_assert_uint_eq(DATA_WARNINGS(WIRE_8BIT), SC_WARN_8BIT_WITHOUT_8BITMIME);
+    ck_assert_uint_eq(data_warnings("MAIL FROM:<a@example.com> BODY=7BIT\r\n", RCPT_PLAIN,
+                                    WIRE_8BIT, sizeof(WIRE_8BIT) - 1),
+                      SC_WARN_8BIT_WITHOUT_8BITMIME);
+    ck_assert_uint_eq(data_warnings("MAIL FROM:<a@example.com> BODY=8BITMIME\r\n", RCPT_PLAIN,
+                                    WIRE_8BIT, sizeof(WIRE_8BIT) - 1),
+                      0);
+    ck_assert_uint_eq(bdat_warnings(MAIL_BINARY, "caf\xc3\xa9\r\n", 7), 0);
+    ck_assert_uint_eq(bdat_warnings(MAIL_PLAIN, "caf\xc3\xa9\r\n", 7),
+                      SC_WARN_8BIT_WITHOUT_8BITMIME);
+}
+END_TEST
+
+/* RFC 6531: a non-ASCII sender or recipient needs the SMTPUTF8 parameter. */
+START_TEST(test_session_warn_utf8_address)
+{
+    begin_ehlo();
+    ck_assert_uint_eq(data_warnings("MAIL FROM:<用户@例子.广告>\r\n", RCPT_PLAIN,
+                                    "x\r\n.\r\n", 6),
+                      SC_WARN_UTF8_WITHOUT_SMTPUTF8);
+    ck_assert_uint_eq(data_warnings(MAIL_PLAIN, "RCPT TO:<δοκιμή@example.com>\r\n",
+                                    "x\r\n.\r\n", 6),
+                      SC_WARN_UTF8_WITHOUT_SMTPUTF8);
+    ck_assert_uint_eq(data_warnings("MAIL FROM:<用户@例子.广告> SMTPUTF8\r\n",
+                                    "RCPT TO:<δοκιμή@example.com>\r\n", "x\r\n.\r\n", 6),
+                      0);
+    ck_assert_uint_eq(data_warnings("MAIL FROM:<a@example.com> SMTPUTF8\r\n", RCPT_PLAIN,
+                                    "x\r\n.\r\n", 6),
+                      0);
+}
+END_TEST
+
+/* Each of the three "." lines next to a bare LF is content in DATA and is
+ * reported. */
+START_TEST(test_session_warn_dot_line_bare_lf)
+{
+    unsigned both = SC_WARN_DOT_LINE_BARE_LF | SC_WARN_BARE_LF;
+
+    begin_ehlo();
+    ck_assert_uint_eq(DATA_WARNINGS("x\r\n.\nz\r\n.\r\n"), both);
+    ck_assert_uint_eq(DATA_WARNINGS("x\n.\nz\r\n.\r\n"), both);
+    ck_assert_uint_eq(DATA_WARNINGS("x\n.\r\nz\r\n.\r\n"), both);
+    ck_assert_uint_eq(harness.messages_len, 3);
+    ASSERT_DATA(&harness.messages[0], "x\r\n.\nz\r\n");
+    ASSERT_DATA(&harness.messages[1], "x\n.\nz\r\n");
+    ASSERT_DATA(&harness.messages[2], "x\n.\r\nz\r\n");
+}
+END_TEST
+
+/* Bare CR and LF, NUL and long lines are content in a BINARYMIME body. */
+START_TEST(test_session_warn_binarymime)
+{
+    static const char data[] = "\0a\nb\rc\n.\n" X999 "\r";
+
+    begin_ehlo();
+    ck_assert_uint_eq(bdat_warnings(MAIL_BINARY, data, sizeof(data) - 1), 0);
+    ck_assert_uint_eq(bdat_warnings(MAIL_PLAIN, data, sizeof(data) - 1),
+                      SC_WARN_NUL_BYTE | SC_WARN_BARE_LF | SC_WARN_BARE_CR |
+                      SC_WARN_DOT_LINE_BARE_LF | SC_WARN_LINE_OVER_998);
+}
+END_TEST
+
+/* A CR that ends one chunk and an LF that starts the next are a CRLF. A CR
+ * at the very end of the body is bare. */
+START_TEST(test_session_warn_bdat_cr_chunks)
+{
+    begin_envelope(MAIL_PLAIN);
+    ASSERT_EXCHANGE("BDAT 2\r\na\r", "250 2.0.0 2 octets received\r\n");
+    ASSERT_EXCHANGE("BDAT 3 LAST\r\n\nb\r", ACCEPTED);
+    ASSERT_EXCHANGE(MAIL_PLAIN, SENDER_OK);
+    ASSERT_EXCHANGE(RCPT_PLAIN, RCPT_OK);
+    ASSERT_EXCHANGE("BDAT 2\r\na\r", "250 2.0.0 2 octets received\r\n");
+    ASSERT_EXCHANGE("BDAT 2 LAST\r\n\nb", ACCEPTED);
+
+    ck_assert_uint_eq(harness.messages_len, 2);
+    ck_assert_uint_eq(harness.messages[0].warnings, SC_WARN_BARE_CR);
+    ck_assert_uint_eq(harness.messages[1].warnings, 0);
+}
+END_TEST
+
+/* Warnings belong to one message and do not carry over to the next. */
+START_TEST(test_session_warn_per_message)
+{
+    begin_ehlo();
+    ck_assert_uint_eq(DATA_WARNINGS("\0\n\rx\r\n.\r\n"),
+                      SC_WARN_NUL_BYTE | SC_WARN_BARE_LF | SC_WARN_BARE_CR);
+    ck_assert_uint_eq(DATA_WARNINGS("clean\r\n.\r\n"), 0);
+}
+END_TEST
+
+/* ----------------------------------------------------------------- strict */
+
+#define STRICT_BARE_LF_LINE "500 5.5.2 Line ends in a bare LF; RFC 5321 requires CRLF\r\n"
+#define STRICT_REJECTED \
+    "550 5.6.0 Message has a bare LF or bare CR; RFC 5321 requires CRLF line endings\r\n"
+
+static void restart_strict(void)
+{
+    struct sc_limits limits = default_limits;
+
+    limits.strict = true;
+    restart(&limits);
+}
+
+/* RFC 5321 section 2.3.8: with strict on, a command ending in a bare LF is
+ * rejected without being run. */
+START_TEST(test_session_strict_bare_lf_command)
+{
+    restart_strict();
+    sc_buf_clear(&harness.replies);
+    ASSERT_EXCHANGE("EHLO client.test\n", STRICT_BARE_LF_LINE);
+    ASSERT_EXCHANGE("MAIL FROM:<a@example.com>\r\n", "503 5.5.1 Send HELO or EHLO first\r\n");
+    ASSERT_EXCHANGE("EHLO client.test\r\n", EHLO_REPLY);
+    ASSERT_EXCHANGE("QUIT\n", STRICT_BARE_LF_LINE);
+    ck_assert(!sc_session_closing(harness.session));
+    ASSERT_EXCHANGE("\n", STRICT_BARE_LF_LINE);
+    ASSERT_EXCHANGE("NOOP\r", "");
+    ASSERT_EXCHANGE("\n", OK);
+    ASSERT_EXCHANGE("QUIT\r\n", "221 2.0.0 Bye\r\n");
+}
+END_TEST
+
+START_TEST(test_session_strict_message_bare_lf)
+{
+    restart_strict();
+    begin_data();
+    ASSERT_EXCHANGE("a\nb\r\n.\r\n", STRICT_REJECTED);
+    ck_assert_uint_eq(harness.messages_len, 0);
+    ck_assert(!sc_session_closing(harness.session));
+
+    /* The transaction is over, and the next one is accepted when clean. */
+    ASSERT_EXCHANGE("RCPT TO:<b@example.com>\r\n", SEND_MAIL_FIRST);
+    ASSERT_EXCHANGE("MAIL FROM:<a@example.com>\r\n", SENDER_OK);
+    ASSERT_EXCHANGE("RCPT TO:<b@example.com>\r\n", RCPT_OK);
+    send_short_data();
+    ck_assert_uint_eq(harness.messages_len, 1);
+    ASSERT_DATA(&harness.messages[0], "x\r\n");
+}
+END_TEST
+
+START_TEST(test_session_strict_message_bare_cr)
+{
+    restart_strict();
+    begin_data();
+    ASSERT_EXCHANGE("a\rb\r\n.\r\n", STRICT_REJECTED);
+    ck_assert_uint_eq(harness.messages_len, 0);
+}
+END_TEST
+
+START_TEST(test_session_strict_dot_line)
+{
+    restart_strict();
+    begin_data();
+    ASSERT_EXCHANGE("a\r\n.\nb\r\n.\r\n", STRICT_REJECTED);
+    ck_assert_uint_eq(harness.messages_len, 0);
+}
+END_TEST
+
+START_TEST(test_session_strict_clean_accepted)
+{
+    restart_strict();
+    begin_data();
+    ASSERT_EXCHANGE_BYTES("Subject: x\r\n\r\n..dot\r\n\xc3\xa9\0\r\n.\r\n", ACCEPTED);
+
+    ck_assert_uint_eq(harness.messages_len, 1);
+    ASSERT_DATA(&harness.messages[0], "Subject: x\r\n\r\n.dot\r\n\xc3\xa9\0\r\n");
+}
+END_TEST
+
+/* Bare CR and LF are content in BINARYMIME, so strict accepts them there,
+ * but not in a BDAT body that is not BINARYMIME. */
+START_TEST(test_session_strict_bdat)
+{
+    restart_strict();
+    begin_envelope(MAIL_BINARY);
+    ASSERT_EXCHANGE("BDAT 4 LAST\r\na\nb\r", ACCEPTED);
+    ck_assert_uint_eq(harness.messages_len, 1);
+    ASSERT_DATA(&harness.messages[0], "a\nb\r");
+
+    ASSERT_EXCHANGE(MAIL_PLAIN, SENDER_OK);
+    ASSERT_EXCHANGE(RCPT_PLAIN, RCPT_OK);
+    ASSERT_EXCHANGE("BDAT 3 LAST\r\na\nb", STRICT_REJECTED);
+    ASSERT_EXCHANGE(MAIL_PLAIN, SENDER_OK);
+    ASSERT_EXCHANGE(RCPT_PLAIN, RCPT_OK);
+    ASSERT_EXCHANGE("BDAT 2\r\na\r", "250 2.0.0 2 octets received\r\n");
+    ASSERT_EXCHANGE("BDAT 0 LAST\r\n", STRICT_REJECTED);
+    ck_assert_uint_eq(harness.messages_len, 1);
+}
+END_TEST
+
+/* Under strict, a BDAT line ending in a bare LF is rejected, and its chunk
+ * is still discarded, so chunk bytes never run as commands. */
+START_TEST(test_session_strict_bdat_bare_lf_line)
+{
+    restart_strict();
+    begin_envelope(MAIL_PLAIN);
+    ASSERT_EXCHANGE("BDAT 10 LAST\nRSET\r\nNOOP", "500 5.5.2 Line ends in a bare LF; RFC 5321 "
+                    "requires CRLF\r\n");
+    ASSERT_EXCHANGE("BDAT 0 LAST\n", "500 5.5.2 Line ends in a bare LF; RFC 5321 "
+                    "requires CRLF\r\n");
+    ASSERT_EXCHANGE("BDAT 1 LAST\r\nx", ACCEPTED);
+
+    ck_assert_uint_eq(harness.messages_len, 1);
+    ASSERT_DATA(&harness.messages[0], "x");
+}
+END_TEST
+
+/* A BINARYMIME body has no lines, so the line limit does not apply. */
+START_TEST(test_session_binarymime_no_line_limit)
+{
+    struct sc_limits limits = default_limits;
+    char chunk[64];
+
+    limits.max_data_line = 10;
+    restart(&limits);
+    memset(chunk, 'z', sizeof(chunk));
+    begin_envelope(MAIL_BINARY);
+    send_text(&harness, "BDAT 64 LAST\r\n");
+    feed(&harness, chunk, sizeof(chunk));
+    ck_assert_str_eq(reply_text(&harness), ACCEPTED);
+    ck_assert_uint_eq(harness.messages_len, 1);
+    ck_assert_uint_eq(harness.messages[0].size, 64);
+}
+END_TEST
+
+/* While draining, DATA and BDAT get 421 before the client uploads a message
+ * that could not be accepted. */
+START_TEST(test_session_draining_data_and_bdat)
+{
+    begin_envelope(MAIL_PLAIN);
+    sc_session_set_draining(harness.session);
+    ASSERT_EXCHANGE("DATA\r\n", "421 4.3.2 Service shutting down, try again later\r\n");
+    ck_assert(sc_session_closing(harness.session));
+
+    restart(&default_limits);
+    begin_envelope(MAIL_PLAIN);
+    sc_session_set_draining(harness.session);
+    ASSERT_EXCHANGE("BDAT 3 LAST\r\nabc", "421 4.3.2 Service shutting down, try again later\r\n");
+    ck_assert(sc_session_closing(harness.session));
+    ck_assert_uint_eq(harness.messages_len, 0);
+}
+END_TEST
+
+/* ----------------------------------------------------------------- limits */
+
+#define UNKNOWN "500 5.5.1 Unknown command\r\n"
+#define TOO_MANY_ERRORS "421 4.7.0 Too many errors in this session, closing connection\r\n"
+
+/* The error reply that reaches max_errors is followed by 421 4.7.0, and
+ * the session closes. */
+START_TEST(test_session_max_errors)
+{
+    struct sc_limits limits = default_limits;
+
+    limits.max_errors = 3;
+    restart(&limits);
+    begin_ehlo();
+    ASSERT_EXCHANGE("FOO\r\n", UNKNOWN);
+    ASSERT_EXCHANGE("NOOP\r\n", OK);
+    ASSERT_EXCHANGE("BAR\r\n", UNKNOWN);
+    ASSERT_EXCHANGE("BAZ\r\nNOOP\r\n", UNKNOWN TOO_MANY_ERRORS);
+    ck_assert(sc_session_closing(harness.session));
+    ASSERT_EXCHANGE("NOOP\r\n", "");
+}
+END_TEST
+
+/* 4xx replies count too, and so does a rejected BDAT, whose 421 follows
+ * its 503 once the chunk bytes are in. */
+START_TEST(test_session_max_errors_kinds)
+{
+    struct sc_limits limits = default_limits;
+
+    limits.max_errors = 3;
+    limits.max_rcpts = 1;
+    restart(&limits);
+    begin_envelope(MAIL_PLAIN);
+    ASSERT_EXCHANGE("RCPT TO:<c@example.com>\r\n", "452 4.5.3 Too many recipients\r\n");
+    ASSERT_EXCHANGE("RCPT TO:<c@example.com> NOTIFY=MAYBE\r\n",
+                    "452 4.5.3 Too many recipients\r\n");
+    ASSERT_EXCHANGE("RSET\r\n", OK);
+    ASSERT_EXCHANGE("BDAT 4 LAST\r\nab", "");
+    ASSERT_EXCHANGE("cd", SEND_MAIL_FIRST TOO_MANY_ERRORS);
+    ck_assert(sc_session_closing(harness.session));
+}
+END_TEST
+
+START_TEST(test_session_max_errors_unlimited)
+{
+    int i;
+
+    begin_ehlo();
+    for (i = 0; i < 500; i++)
+        ASSERT_EXCHANGE("FOO\r\n", UNKNOWN);
+    ck_assert(!sc_session_closing(harness.session));
+    ASSERT_EXCHANGE("NOOP\r\n", OK);
+}
+END_TEST
+
+/* max_data_line counts a line without its ending. The message with a longer
+ * line gets 552 5.3.4 at the end of the data, and the session goes on. */
+START_TEST(test_session_max_data_line)
+{
+    struct sc_limits limits = default_limits;
+
+    limits.max_data_line = 100;
+    restart(&limits);
+    begin_data();
+    ASSERT_EXCHANGE(X100 "\r\n" X100 "\n\r\n.\r\n", ACCEPTED);
+    ASSERT_EXCHANGE(MAIL_PLAIN, SENDER_OK);
+    ASSERT_EXCHANGE(RCPT_PLAIN, RCPT_OK);
+    ASSERT_EXCHANGE("DATA\r\n", DATA_GO);
+    ASSERT_EXCHANGE(X100 "x\r\n", "");
+    ASSERT_EXCHANGE("short\r\n.\r\n",
+                    "552 5.3.4 Message has a line longer than the maximum of 100 bytes\r\n");
+    ck_assert(!sc_session_closing(harness.session));
+    ASSERT_EXCHANGE(MAIL_PLAIN, SENDER_OK);
+
+    ck_assert_uint_eq(harness.messages_len, 1);
+    ck_assert_uint_eq(harness.messages[0].size, 205);
+}
+END_TEST
+
 Suite *suite_session(void)
 {
     Suite *suite = suite_create("session");
@@ -1552,6 +2767,11 @@ Suite *suite_session(void)
     TCase *data = tcase_create("data");
     TCase *closing = tcase_create("closing");
     TCase *transcripts = tcase_create("transcript");
+    TCase *bdat = tcase_create("bdat");
+    TCase *dsn = tcase_create("dsn");
+    TCase *warnings = tcase_create("warnings");
+    TCase *strict = tcase_create("strict");
+    TCase *limits = tcase_create("limits");
 
     tcase_add_checked_fixture(commands, setup, teardown);
     tcase_add_test(commands, test_session_greeting);
@@ -1634,6 +2854,76 @@ Suite *suite_session(void)
     tcase_add_loop_test(transcripts, test_session_transcript_split, 0, (int)sizeof(transcript));
     tcase_add_loop_test(transcripts, test_session_transcript_random, 0, 300);
     suite_add_tcase(suite, transcripts);
+
+    tcase_add_checked_fixture(bdat, setup, teardown);
+    tcase_add_test(bdat, test_session_bdat_chunks_concatenated);
+    tcase_add_test(bdat, test_session_bdat_reply_after_bytes);
+    tcase_add_test(bdat, test_session_bdat_zero_last);
+    tcase_add_test(bdat, test_session_bdat_zero_chunk);
+    tcase_add_test(bdat, test_session_bdat_any_case);
+    tcase_add_test(bdat, test_session_bdat_before_mail);
+    tcase_add_test(bdat, test_session_bdat_before_rcpt);
+    tcase_add_test(bdat, test_session_bdat_then_data);
+    tcase_add_test(bdat, test_session_bdat_then_rcpt);
+    tcase_add_test(bdat, test_session_binarymime_needs_bdat);
+    tcase_add_test(bdat, test_session_bdat_bad_syntax);
+    tcase_add_test(bdat, test_session_bdat_too_big);
+    tcase_add_test(bdat, test_session_bdat_too_big_last);
+    tcase_add_test(bdat, test_session_bdat_line_too_long);
+    tcase_add_test(bdat, test_session_bdat_rset_between_chunks);
+    tcase_add_test(bdat, test_session_free_in_chunk);
+    tcase_add_test(bdat, test_session_bdat_same_as_data);
+    tcase_add_test(bdat, test_session_bdat_large_chunk);
+    tcase_add_test(bdat, test_session_bdat_enhanced_codes);
+    tcase_add_test(bdat, test_session_bdat_transcript_whole);
+    tcase_add_test(bdat, test_session_bdat_transcript_bytewise);
+    tcase_add_loop_test(bdat, test_session_bdat_transcript_split, 0,
+                        (int)sizeof(bdat_transcript));
+    tcase_add_loop_test(bdat, test_session_bdat_transcript_random, 0, 100);
+    suite_add_tcase(suite, bdat);
+
+    tcase_add_checked_fixture(dsn, setup, teardown);
+    tcase_add_test(dsn, test_session_dsn_mail_params);
+    tcase_add_test(dsn, test_session_dsn_mail_params_invalid);
+    tcase_add_test(dsn, test_session_dsn_rcpt_params);
+    tcase_add_test(dsn, test_session_dsn_rcpt_params_late);
+    tcase_add_test(dsn, test_session_dsn_rcpt_params_invalid);
+    tcase_add_test(dsn, test_session_dsn_rcpt_unknown_param);
+    tcase_add_test(dsn, test_session_dsn_rcpt_params_after_helo);
+    suite_add_tcase(suite, dsn);
+
+    tcase_add_checked_fixture(warnings, setup, teardown);
+    tcase_add_test(warnings, test_session_warn_clean);
+    tcase_add_test(warnings, test_session_warn_bare_lf);
+    tcase_add_test(warnings, test_session_warn_bare_cr);
+    tcase_add_test(warnings, test_session_warn_line_over_998);
+    tcase_add_test(warnings, test_session_warn_nul_byte);
+    tcase_add_test(warnings, test_session_warn_8bit);
+    tcase_add_test(warnings, test_session_warn_utf8_address);
+    tcase_add_test(warnings, test_session_warn_dot_line_bare_lf);
+    tcase_add_test(warnings, test_session_warn_binarymime);
+    tcase_add_test(warnings, test_session_warn_bdat_cr_chunks);
+    tcase_add_test(warnings, test_session_warn_per_message);
+    suite_add_tcase(suite, warnings);
+
+    tcase_add_checked_fixture(strict, setup, teardown);
+    tcase_add_test(strict, test_session_strict_bare_lf_command);
+    tcase_add_test(strict, test_session_strict_message_bare_lf);
+    tcase_add_test(strict, test_session_strict_message_bare_cr);
+    tcase_add_test(strict, test_session_strict_dot_line);
+    tcase_add_test(strict, test_session_strict_clean_accepted);
+    tcase_add_test(strict, test_session_strict_bdat);
+    tcase_add_test(strict, test_session_strict_bdat_bare_lf_line);
+    tcase_add_test(strict, test_session_binarymime_no_line_limit);
+    tcase_add_test(strict, test_session_draining_data_and_bdat);
+    suite_add_tcase(suite, strict);
+
+    tcase_add_checked_fixture(limits, setup, teardown);
+    tcase_add_test(limits, test_session_max_errors);
+    tcase_add_test(limits, test_session_max_errors_kinds);
+    tcase_add_test(limits, test_session_max_errors_unlimited);
+    tcase_add_test(limits, test_session_max_data_line);
+    suite_add_tcase(suite, limits);
 
     return suite;
 }
