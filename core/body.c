@@ -7,6 +7,9 @@
 
 #include <stdint.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "message.h"
 
@@ -17,34 +20,53 @@
 /* RFC 5322 section 2.1.1: a line has at most 998 characters before CRLF. */
 #define RFC5322_MAX_LINE 998
 
-static bool has_high_bit(const unsigned char *p, size_t n)
+/* Scan bytes one at a time: the tail of a run, or all of it without SSE2. */
+static void scan_bytes_scalar(struct sc_body *b, const unsigned char *p, size_t n)
 {
-    uint64_t word;
-    size_t i = 0;
+    size_t i;
 
-    for (; i + 8 <= n; i += 8) {
-        memcpy(&word, p + i, 8);
-        if (word & 0x8080808080808080ULL)
-            return true;
-    }
-    for (; i < n; i++) {
+    for (i = 0; i < n; i++) {
         if (p[i] & 0x80)
-            return true;
+            b->eight_bit = true;
+        else if (p[i] == 0)
+            b->warnings |= SC_WARN_NUL_BYTE;
+        else if (p[i] == '\r')
+            b->cr_count++;
     }
-    return false;
 }
 
-/* Note a CR at p that is not directly followed by LF within [p, end). */
-static void scan_bare_cr(struct sc_body *b, const unsigned char *p, const unsigned char *end)
+/*
+ * Note what stored bytes contain: 8-bit bytes, NUL, and how many CRs. One
+ * pass over the run costs far less than a search per line. With SSE2
+ * (every x86-64 CPU) it tests 16 bytes per step; CR counts gather in byte
+ * lanes for at most 255 steps, then are summed.
+ */
+static void scan_bytes(struct sc_body *b, const unsigned char *p, size_t n)
 {
-    const unsigned char *cr;
+#if defined(__SSE2__)
+    const __m128i zero = _mm_setzero_si128(), cr = _mm_set1_epi8('\r');
+    __m128i any = zero, nul = zero, counts, sums, v;
+    size_t steps, k;
 
-    while (!(b->warnings & SC_WARN_BARE_CR) &&
-           (cr = memchr(p, '\r', (size_t)(end - p))) != NULL) {
-        if (cr + 1 < end && cr[1] != '\n')
-            b->warnings |= SC_WARN_BARE_CR;
-        p = cr + 1;
+    while (n >= 16) {
+        steps = n / 16 < 255 ? n / 16 : 255;
+        counts = zero;
+        for (k = 0; k < steps; k++, p += 16) {
+            v = _mm_loadu_si128((const __m128i *)(const void *)p);
+            any = _mm_or_si128(any, v);
+            nul = _mm_or_si128(nul, _mm_cmpeq_epi8(v, zero));
+            counts = _mm_sub_epi8(counts, _mm_cmpeq_epi8(v, cr));
+        }
+        sums = _mm_sad_epu8(counts, zero);
+        b->cr_count += (unsigned)_mm_cvtsi128_si32(sums) + (unsigned)_mm_extract_epi16(sums, 4);
+        n -= steps * 16;
     }
+    if (_mm_movemask_epi8(any) != 0)
+        b->eight_bit = true;
+    if (_mm_movemask_epi8(nul) != 0)
+        b->warnings |= SC_WARN_NUL_BYTE;
+#endif
+    scan_bytes_scalar(b, p, n);
 }
 
 /* Close the current line at an LF: check its ending and its length. */
@@ -53,7 +75,9 @@ static void end_line(struct sc_body *b, bool crlf)
     size_t content = b->line_len - (crlf ? 1 : 0);
     bool dot_line = content == 1 && b->line_first == '.';
 
-    if (!crlf)
+    if (crlf)
+        b->crlf_count++;
+    else
         b->warnings |= SC_WARN_BARE_LF;
     if (content > RFC5322_MAX_LINE)
         b->warnings |= SC_WARN_LINE_OVER_998;
@@ -66,40 +90,51 @@ static void end_line(struct sc_body *b, bool crlf)
     b->line_len = 0;
 }
 
-/* Scan stored bytes for line structure and 8-bit content. */
-static void scan(struct sc_body *b, const unsigned char *p, size_t n)
+/* Add n stored bytes starting with first to the current line. */
+static void extend_line(struct sc_body *b, const char *first, size_t n)
 {
-    const unsigned char *start = p, *end = p + n, *nl;
-    bool crlf;
-
     if (n == 0)
         return;
-    if (!b->eight_bit && has_high_bit(p, n))
-        b->eight_bit = true;
-    if (!(b->warnings & SC_WARN_NUL_BYTE) && memchr(p, 0, n) != NULL)
-        b->warnings |= SC_WARN_NUL_BYTE;
-    if (b->scan_last_cr && p[0] != '\n')
-        b->warnings |= SC_WARN_BARE_CR;
+    if (b->line_len == 0)
+        b->line_first = (unsigned char)*first;
+    b->line_len += n;
+
+    /* A line with no end in sight is flagged at once; one byte more is
+     * allowed for a CR that an LF may follow. */
+    if (b->max_line > 0 && b->line_len > b->max_line + 1)
+        b->line_too_long = true;
+}
+
+/* Walk the lines of stored bytes that came as they are (BDAT). */
+static void scan_lines(struct sc_body *b, const char *p, size_t n)
+{
+    const char *start = p, *end = p + n, *nl;
 
     while (p < end) {
         nl = memchr(p, '\n', (size_t)(end - p));
-        if (b->line_len == 0 && (nl == NULL || nl > p))
-            b->line_first = p[0];
         if (nl == NULL) {
-            scan_bare_cr(b, p, end);
-            b->line_len += (size_t)(end - p);
+            extend_line(b, p, (size_t)(end - p));
             break;
         }
-
-        scan_bare_cr(b, p, nl);
-        crlf = nl > start ? nl[-1] == '\r' : b->scan_last_cr;
-        b->line_len += (size_t)(nl - p);
-        end_line(b, crlf);
+        extend_line(b, p, (size_t)(nl - p));
+        end_line(b, nl > start ? nl[-1] == '\r' : b->scan_last_cr);
         p = nl + 1;
     }
     b->scan_last_cr = end[-1] == '\r';
-    if (b->max_line > 0 && b->line_len > b->max_line + 1)
-        b->line_too_long = true;
+}
+
+/* Store bytes unless the message has outgrown max_size; past it the rest
+ * is only discarded, so memory stays bounded. */
+static void store(struct sc_body *b, const char *bytes, size_t n)
+{
+    if (n == 0 || b->too_big)
+        return;
+    if (n > b->max_size - b->data.len || sc_buf_append(&b->data, bytes, n) != 0) {
+        b->too_big = true;
+        sc_buf_free(&b->data);
+        return;
+    }
+    scan_bytes(b, (const unsigned char *)bytes, n);
 }
 
 void sc_body_begin(struct sc_body *b, size_t max_size, size_t max_line)
@@ -114,41 +149,41 @@ void sc_body_append(struct sc_body *b, const char *bytes, size_t n)
 {
     if (n == 0 || b->too_big)
         return;
-    if (n > b->max_size - b->data.len || sc_buf_append(&b->data, bytes, n) != 0) {
-        /* Past the limit the rest is only discarded, so memory stays bounded. */
-        b->too_big = true;
-        sc_buf_free(&b->data);
-        return;
-    }
-    scan(b, (const unsigned char *)bytes, n);
+    store(b, bytes, n);
+    if (!b->too_big)
+        scan_lines(b, bytes, n);
 }
 
 /*
  * A line starts only after CRLF (RFC 5321 section 2.3.8), so a '.' line
  * reached through a bare LF is content. At a line start, "." CRLF ends the
  * data, "." LF is kept as it is, and any other leading '.' is a stuffed dot
- * and is removed.
+ * and is removed. Each line is found once, with memchr, and checked for
+ * the warnings on the way.
  */
 size_t sc_body_feed_dot(struct sc_body *b, const char *in, size_t len, bool *complete)
 {
-    size_t p = 0, run = 0;
+    size_t p = 0, run = 0, begin;
     const char *nl;
+    bool crlf;
 
     *complete = false;
     while (p < len) {
+        begin = p;
         if (b->line_start && in[p] == '.') {
             if (len - p < 2 || (in[p + 1] == '\r' && len - p < 3)) {
-                sc_body_append(b, in + run, p - run);
+                store(b, in + run, p - run);
                 return p;
             }
             if (in[p + 1] == '\r' && in[p + 2] == '\n') {
-                sc_body_append(b, in + run, p - run);
+                store(b, in + run, p - run);
                 *complete = true;
                 return p + 3;
             }
             if (in[p + 1] != '\n') {
-                sc_body_append(b, in + run, p - run);
+                store(b, in + run, p - run);
                 run = p + 1;
+                begin = p + 1;
             }
         }
 
@@ -156,23 +191,29 @@ size_t sc_body_feed_dot(struct sc_body *b, const char *in, size_t len, bool *com
         if (nl == NULL) {
             /* The input ends inside a line, so a '.' in the next feed is
              * not at the start of one. */
+            extend_line(b, in + begin, len - begin);
             b->line_start = false;
             p = len;
             break;
         }
-        b->line_start = (nl > in) ? nl[-1] == '\r' : b->last_cr;
+        crlf = (nl > in) ? nl[-1] == '\r' : b->last_cr;
+        extend_line(b, in + begin, (size_t)(nl - in) - begin);
+        end_line(b, crlf);
+        b->line_start = crlf;
         p = (size_t)(nl - in) + 1;
     }
 
-    sc_body_append(b, in + run, p - run);
+    store(b, in + run, p - run);
     if (p > 0)
         b->last_cr = in[p - 1] == '\r';
+    b->scan_last_cr = b->last_cr;
     return p;
 }
 
 void sc_body_end(struct sc_body *b)
 {
-    if (b->scan_last_cr)
+    /* Every CR must be the first half of a CR LF pair. */
+    if (b->cr_count > b->crlf_count)
         b->warnings |= SC_WARN_BARE_CR;
     if (b->max_line > 0 && b->line_len > b->max_line)
         b->line_too_long = true;

@@ -20,18 +20,20 @@ struct sc_body {
     size_t max_line;            /* Longest line accepted, without its ending; 0: any. */
     bool too_big;
     bool line_too_long;
-    unsigned warnings;          /* SC_WARN_* bits seen in the bytes so far. */
+    unsigned warnings;          /* SC_WARN_* bits; complete after sc_body_end. */
     bool eight_bit;             /* A byte above 0x7F was seen. */
 
     /* DATA decoding across feeds. */
     bool line_start;            /* The last byte fed ended a CRLF line. */
     bool last_cr;               /* The last byte fed was CR. */
 
-    /* Line scanning across appends. */
+    /* Line scanning across feeds and appends. */
     size_t line_len;            /* Bytes of the current line so far, CR included. */
     unsigned char line_first;   /* First byte of the current line. */
     bool scan_last_cr;          /* The last byte scanned was CR. */
     bool prev_bare_lf;          /* The previous line ended with a bare LF. */
+    unsigned long long cr_count;    /* CR bytes stored. */
+    unsigned long long crlf_count;  /* CR LF pairs stored; fewer than CRs means a bare CR. */
 };
 
 /* Start a new body. */

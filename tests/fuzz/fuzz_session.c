@@ -40,6 +40,7 @@ static enum sc_verdict record_message(void *arg, struct sc_message *msg)
     for (size_t i = 0; i < msg->mail_params_len; i++)
         mix(&r->digest, msg->mail_params[i].keyword, strlen(msg->mail_params[i].keyword));
     mix(&r->digest, msg->data, msg->size);
+    mix(&r->digest, &msg->warnings, sizeof(msg->warnings));
     return r->messages % 5 == 0 ? SC_TEMPFAIL : SC_ACCEPT;
 }
 

@@ -432,6 +432,7 @@ START_TEST(test_body_cr_then_other_byte)
 {
     APPEND("a\r");
     APPEND("b\r\n");
+    sc_body_end(&body);
 
     ck_assert_uint_eq(body.warnings, SC_WARN_BARE_CR);
 }
