@@ -1,7 +1,7 @@
 /*
  * Message body reception: DATA decoding, size limit and line scanning.
- * Bytes are found with memchr and copied once, in runs between line-start
- * dots; the scan for warnings stops looking for a deviation once seen.
+ * Each line end is found once with memchr, and bytes are copied once, in
+ * runs between line-start dots; byte-level checks run once per run.
  */
 #include "body.h"
 
