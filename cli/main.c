@@ -316,6 +316,10 @@ static int run(struct app *app)
     config.limits.max_data_line = app->opts.max_line_length;
     config.limits.max_errors = app->opts.max_errors;
     config.limits.strict = app->opts.strict;
+    config.limits.auth.credentials = app->opts.credentials;
+    config.limits.auth.credentials_len = app->opts.credentials_len;
+    config.limits.auth.required = app->opts.require_auth;
+    config.limits.auth.make_challenge = sc_auth_random_challenge;
     config.idle_timeout = app->opts.idle_timeout;
     config.max_connections = app->opts.max_connections;
     config.verbose = app->opts.verbose;
@@ -420,14 +424,17 @@ int main(int argc, char **argv)
     }
     if (options_parse(argc, argv, &app.opts, err, sizeof(err)) != 0) {
         fprintf(stderr, "smtpcatch: %s\n", err);
+        options_free(&app.opts);
         return EXIT_INVALID_USAGE;
     }
     if (app.opts.help) {
         options_print_help();
+        options_free(&app.opts);
         return EXIT_SUCCESS;
     }
     if (app.opts.version) {
         printf("smtpcatch %s\n", SC_VERSION);
+        options_free(&app.opts);
         return EXIT_SUCCESS;
     }
 
@@ -450,5 +457,6 @@ int main(int argc, char **argv)
     sc_server_free(app.server);
     if (uv_loop_close(&app.loop) != 0)
         sc_log("warning: event loop closed with handles still open");
+    options_free(&app.opts);
     return status;
 }

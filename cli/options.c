@@ -24,6 +24,8 @@ enum {
     OPT_MAX_COMMAND_LENGTH,
     OPT_MAX_ERRORS,
     OPT_STRICT,
+    OPT_AUTH,
+    OPT_REQUIRE_AUTH,
     OPT_VERSION,
 };
 
@@ -41,6 +43,8 @@ static const struct option long_options[] = {
     {"max-command-length", required_argument, NULL, OPT_MAX_COMMAND_LENGTH},
     {"max-errors", required_argument, NULL, OPT_MAX_ERRORS},
     {"strict", no_argument, NULL, OPT_STRICT},
+    {"auth", required_argument, NULL, OPT_AUTH},
+    {"require-auth", no_argument, NULL, OPT_REQUIRE_AUTH},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
@@ -67,6 +71,10 @@ void options_print_help(void)
 "      --strict              reject bare LF and bare CR: a command line ending\n"
 "                            in a bare LF gets 500 5.5.2, a message holding one\n"
 "                            gets 550 5.6.0 and is not written\n"
+"      --auth USER:PASSWORD  accept AUTH only with this username and password;\n"
+"                            repeat for more pairs. Others get 535 5.7.8.\n"
+"                            Without it, AUTH accepts any credentials.\n"
+"      --require-auth        MAIL before a successful AUTH gets 530 5.7.0\n"
 "  -v, --verbose             log every SMTP command and reply on stderr\n"
 "  -h, --help                show this help and exit\n"
 "      --version             show the version and exit\n"
@@ -79,7 +87,8 @@ void options_print_help(void)
 "                            (default 1M)\n"
 "      --max-command-length BYTES  longest command line, with its line ending,\n"
 "                            at least 512; longer ones get 500 5.5.2\n"
-"                            (default 4096)\n"
+"                            (default 4096). AUTH lines may have 12288 bytes\n"
+"                            before their line ending when this is lower.\n"
 "      --max-recipients N    recipients per message; more get 452 4.5.3\n"
 "                            (default 1000)\n"
 "      --max-connections N   sessions open at once; more get 421 4.7.0 and are\n"
@@ -95,22 +104,25 @@ void options_print_help(void)
 "      first, once listening: address is the first of addresses, the list\n"
 "      of addresses bound.\n"
 "  {\"event\":\"message\",\"id\":...,\"received_at\":...,\"client\":{\"address\":...,\n"
-"   \"port\":...},\"helo\":...,\"esmtp\":...,\"mail_from\":...,\"mail_params\":{...},\n"
-"   \"rcpt_to\":[...],\"rcpt_params\":[...],\"size\":...,\"warnings\":[...],\n"
-"   \"data\":...}\n"
+"   \"port\":...},\"helo\":...,\"esmtp\":...,\"auth\":...,\"mail_from\":...,\n"
+"   \"mail_params\":{...},\"rcpt_to\":[...],\"rcpt_params\":[...],\"size\":...,\n"
+"   \"warnings\":[...],\"data\":...}\n"
 "      one per accepted message, written (or queued behind earlier lines when\n"
 "      stdout is a full pipe) before the client gets its 250. id counts from\n"
 "      1; received_at is UTC with milliseconds; helo is the HELO or EHLO name;\n"
-"      esmtp is true after EHLO; mail_from is the sender without angle\n"
-"      brackets (\"\" for <>); mail_params maps each MAIL FROM keyword,\n"
-"      upper-cased, to its value, or to true when it has none; rcpt_to lists\n"
-"      the recipients in order and rcpt_params their parameters, one object\n"
-"      each; size is the message length in bytes; warnings names deviations\n"
-"      from the RFCs: bare_lf, bare_cr, line_over_998, nul_byte,\n"
-"      8bit_without_8bitmime, utf8_without_smtputf8, dot_line_bare_lf; data\n"
-"      is the message exactly as received, after dot-unstuffing and without\n"
-"      the final \".\" line. When the message is not valid UTF-8,\n"
-"      data_base64 replaces data.\n"
+"      esmtp is true after EHLO; auth is null, or the client's AUTH as\n"
+"      {\"mechanism\":...,\"username\":...,\"password\":...}, with \"authzid\"\n"
+"      when PLAIN carried one and, for CRAM-MD5, the hex digest as\n"
+"      \"response\" in place of \"password\"; mail_from is the sender\n"
+"      without angle brackets (\"\" for <>); mail_params maps each MAIL FROM\n"
+"      keyword, upper-cased, to its value, or to true when it has none;\n"
+"      rcpt_to lists the recipients in order and rcpt_params their\n"
+"      parameters, one object each; size is the message length in bytes;\n"
+"      warnings names deviations from the RFCs: bare_lf, bare_cr,\n"
+"      line_over_998, nul_byte, 8bit_without_8bitmime, utf8_without_smtputf8,\n"
+"      dot_line_bare_lf; data is the message exactly as received, after\n"
+"      dot-unstuffing and without the final \".\" line. When the message is\n"
+"      not valid UTF-8, data_base64 replaces data.\n"
 "  Consumers should ignore members they do not know.\n"
 "\n"
 "Exit status:\n"
@@ -275,6 +287,51 @@ static int parse_size(const char *text, size_t *size)
     return 0;
 }
 
+/*
+ * Append the USER:PASSWORD pair of one --auth to opts. The password runs
+ * from the first colon to the end, so it may contain colons; the username
+ * cannot, and must not be empty. Returns 0, -1 when text is invalid, or -2
+ * when out of memory.
+ */
+static int add_credential(struct options *opts, const char *text)
+{
+    const char *colon = strchr(text, ':');
+    struct sc_credential *grown;
+    char *username, *password;
+
+    if (colon == NULL || colon == text)
+        return -1;
+    grown = realloc(opts->credentials, (opts->credentials_len + 1) * sizeof(*grown));
+    if (grown == NULL)
+        return -2;
+    opts->credentials = grown;
+    username = strndup(text, (size_t)(colon - text));
+    password = strdup(colon + 1);
+    if (username == NULL || password == NULL) {
+        free(username);
+        free(password);
+        return -2;
+    }
+
+    grown[opts->credentials_len].username = username;
+    grown[opts->credentials_len].password = password;
+    opts->credentials_len++;
+    return 0;
+}
+
+void options_free(struct options *opts)
+{
+    size_t i;
+
+    for (i = 0; i < opts->credentials_len; i++) {
+        free((char *)opts->credentials[i].username);
+        free((char *)opts->credentials[i].password);
+    }
+    free(opts->credentials);
+    opts->credentials = NULL;
+    opts->credentials_len = 0;
+}
+
 static void set_defaults(struct options *opts)
 {
     memset(opts, 0, sizeof(*opts));
@@ -292,7 +349,7 @@ int options_parse(int argc, char **argv, struct options *opts, char *err, size_t
 {
     static char host_buf[256];
     const char *listen_text = NULL, *port_text = NULL;
-    int c, listen_port = 0, port = 0;
+    int c, rc, listen_port = 0, port = 0;
     unsigned long long number;
     bool listen_has_port = false;
 
@@ -398,6 +455,19 @@ int options_parse(int argc, char **argv, struct options *opts, char *err, size_t
             break;
         case OPT_STRICT:
             opts->strict = true;
+            break;
+        case OPT_AUTH:
+            rc = add_credential(opts, optarg);
+            if (rc != 0) {
+                /* The value is not echoed, because it contains a password. */
+                snprintf(err, errlen, rc == -2 ? "out of memory storing --auth values"
+                         : "invalid --auth value: expected USER:PASSWORD with a username "
+                           "before the first colon, such as --auth alice:secret");
+                return -1;
+            }
+            break;
+        case OPT_REQUIRE_AUTH:
+            opts->require_auth = true;
             break;
         case 'v':
             opts->verbose = true;

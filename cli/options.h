@@ -8,10 +8,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "auth.h"
+
 #define SC_DEFAULT_IDLE_TIMEOUT 300.0
 #define SC_DEFAULT_MAX_CONNECTIONS 10000
 
-/* The parsed options. The strings point into argv or static storage. */
+/* The parsed options. The strings point into argv or static storage,
+ * except credentials, which options_free releases. */
 struct options {
     const char *host;           /* From --listen; "localhost" when not given. */
     int port;                   /* From --port or --listen; 0 when neither. */
@@ -27,6 +30,9 @@ struct options {
     size_t max_command_length;  /* Command line, with its ending. */
     unsigned max_errors;        /* 0: no limit. */
     bool strict;
+    struct sc_credential *credentials;  /* From --auth, in order; its strings are copies. */
+    size_t credentials_len;
+    bool require_auth;
     bool verbose;
     bool help;
     bool version;
@@ -37,6 +43,9 @@ struct options {
  * into err (the caller prints it and exits with status 2).
  */
 int options_parse(int argc, char **argv, struct options *opts, char *err, size_t errlen);
+
+/* Free what options_parse allocated. Safe to call twice. */
+void options_free(struct options *opts);
 
 /* Print the help text to stdout. */
 void options_print_help(void);

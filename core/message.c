@@ -71,6 +71,15 @@ void sc_message_reset(struct sc_message *m)
     m->chunked = false;
 }
 
+void sc_auth_result_clear(struct sc_auth_result *a)
+{
+    free(a->authzid);
+    free(a->username);
+    free(a->password);
+    free(a->response);
+    memset(a, 0, sizeof(*a));
+}
+
 int sc_message_add_rcpt(struct sc_message *m, char *path)
 {
     return sc_message_add_rcpt_params(m, path, NULL, 0);

@@ -41,10 +41,21 @@ struct sc_params {
     size_t len;
 };
 
+/* The identity a client authenticated with by AUTH (RFC 4954). It is kept
+ * for the rest of the session, like the HELO name, and owns its strings. */
+struct sc_auth_result {
+    const char *mechanism;      /* "PLAIN", "LOGIN" or "CRAM-MD5"; NULL: not authenticated. */
+    char *authzid;              /* PLAIN's authorization identity; NULL when empty. */
+    char *username;
+    char *password;             /* PLAIN and LOGIN; NULL for CRAM-MD5. */
+    char *response;             /* CRAM-MD5's hex digest as sent; NULL otherwise. */
+};
+
 /* Owns every string and array except data and client_address. */
 struct sc_message {
     char *helo;                 /* HELO or EHLO argument; NULL if none given. */
     bool esmtp;                 /* The client greeted with EHLO. */
+    struct sc_auth_result auth; /* Session state too: sc_message_reset keeps it. */
 
     char *mail_from;            /* Reverse-path without brackets; "" for <>. */
     struct sc_param *mail_params;
@@ -65,9 +76,13 @@ struct sc_message {
 };
 
 /* Free the transaction's fields (sender, parameters, recipients) and clear
- * the data pointer. helo, esmtp and the client address stay: they belong to
- * the session, not the transaction. Safe to call twice. */
+ * the data pointer. helo, esmtp, auth and the client address stay: they
+ * belong to the session, not the transaction. Safe to call twice. */
 void sc_message_reset(struct sc_message *m);
+
+/* Free the strings of an AUTH result and mark it not authenticated. Safe
+ * to call twice. */
+void sc_auth_result_clear(struct sc_auth_result *a);
 
 /* Append a recipient, taking ownership of path. Returns 0, or -1 when out of memory. */
 int sc_message_add_rcpt(struct sc_message *m, char *path);

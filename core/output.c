@@ -232,6 +232,29 @@ static cJSON *params_object(const struct sc_param *params, size_t len)
     return object;
 }
 
+/* Build {"mechanism":...,"username":...} for an authenticated session, with
+ * "authzid" when PLAIN carried one and "password" or CRAM-MD5's "response",
+ * or null when the session did not authenticate. */
+static cJSON *auth_object(const struct sc_auth_result *auth)
+{
+    cJSON *object;
+
+    if (auth->mechanism == NULL)
+        return cJSON_CreateNull();
+    object = cJSON_CreateObject();
+    if (object == NULL)
+        return NULL;
+    cJSON_AddStringToObject(object, "mechanism", auth->mechanism);
+    if (auth->authzid != NULL)
+        cJSON_AddStringToObject(object, "authzid", auth->authzid);
+    cJSON_AddStringToObject(object, "username", auth->username ? auth->username : "");
+    if (auth->password != NULL)
+        cJSON_AddStringToObject(object, "password", auth->password);
+    if (auth->response != NULL)
+        cJSON_AddStringToObject(object, "response", auth->response);
+    return object;
+}
+
 /* Build the message object without its data member. Returns NULL when out of memory. */
 static cJSON *build_envelope(const struct sc_message *msg, uint64_t id,
                              const struct timespec *received_at)
@@ -260,6 +283,7 @@ static cJSON *build_envelope(const struct sc_message *msg, uint64_t id,
     else
         cJSON_AddNullToObject(root, "helo");
     cJSON_AddBoolToObject(root, "esmtp", msg->esmtp);
+    cJSON_AddItemToObject(root, "auth", auth_object(&msg->auth));
     cJSON_AddStringToObject(root, "mail_from", msg->mail_from ? msg->mail_from : "");
 
     cJSON_AddItemToObject(root, "mail_params",

@@ -127,6 +127,14 @@ const char *sc_check_mail_param(const struct sc_param *param, size_t max_size, c
         return NULL;
     }
 
+    /* RFC 4954 section 5: AUTH=<> or a mailbox, xtext-encoded, accepted
+     * whether or not the client authenticated. */
+    if (strcmp(k, "AUTH") == 0) {
+        if (v == NULL || !xtext_valid(v))
+            return invalid(reply, reply_len, k, "<> or an xtext-encoded mailbox");
+        return NULL;
+    }
+
     /* Postfix's XVERP is not advertised, but PHPMailer sends it when asked
      * for VERP, so it is taken as given rather than failing the send. */
     if (strcmp(k, "XVERP") == 0)

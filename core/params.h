@@ -1,7 +1,8 @@
 /*
  * Validation of the ESMTP parameters of MAIL FROM and RCPT TO, each by the
  * RFC of its extension: SIZE (RFC 1870), BODY (RFC 6152, RFC 3030),
- * SMTPUTF8 (RFC 6531), and RET, ENVID, NOTIFY, ORCPT (DSN, RFC 3461).
+ * SMTPUTF8 (RFC 6531), RET, ENVID, NOTIFY, ORCPT (DSN, RFC 3461) and AUTH
+ * (RFC 4954).
  * Values are kept as the client sent them; this only decides the reply.
  */
 #ifndef SC_PARAMS_H

@@ -1,9 +1,10 @@
 /*
  * The SMTP session state machine (RFC 5321, with PIPELINING, SIZE, 8BITMIME,
- * SMTPUTF8, ENHANCEDSTATUSCODES, CHUNKING, BINARYMIME and DSN). Only
+ * SMTPUTF8, ENHANCEDSTATUSCODES, CHUNKING, BINARYMIME, DSN and AUTH). Only
  * sc_enter() changes the state. Command lines are found with memchr and
- * parsed in place; the message body is received by body.c. The server
- * layer owns the socket and calls sc_session_feed().
+ * parsed in place. body.c receives the message body, and auth.c checks the
+ * SASL responses of AUTH. The server layer owns the socket and calls
+ * sc_session_feed().
  */
 #include "session.h"
 
@@ -25,6 +26,7 @@ enum sc_state {
     SC_DATA,        /* Receiving message data after 354. */
     SC_CHUNK,       /* Reading the bytes of one BDAT chunk. */
     SC_BDAT,        /* Between BDAT chunks of one transaction. */
+    SC_AUTH,        /* AUTH sent a 334: the next line is a SASL response. */
     SC_CLOSING,     /* QUIT or 421 sent; input is ignored. */
 };
 
@@ -38,6 +40,7 @@ struct sc_session {
 
     struct sc_message msg;
     struct sc_body body;
+    struct sc_auth_exchange auth;   /* The AUTH exchange while in SC_AUTH. */
 
     /* The BDAT chunk being read. Its reply is sent once all its bytes are in. */
     unsigned long long chunk_left;
@@ -48,6 +51,7 @@ struct sc_session {
     unsigned errors;            /* 4xx and 5xx replies sent, for max_errors. */
     const char *close_reason;   /* Why the session is closing, for logs. */
     bool discarding_line;       /* Skipping the rest of an overlong command line. */
+    bool discarding_auth;       /* That line is an AUTH command or response. */
     bool draining;              /* The server is stopping: take no new transaction. */
 };
 
@@ -176,6 +180,7 @@ static void cmd_ehlo(struct sc_session *s, const char *arg, size_t len, struct s
     reply(s, out, "250-CHUNKING");
     reply(s, out, "250-BINARYMIME");
     reply(s, out, "250-DSN");
+    reply(s, out, "250-AUTH " SC_AUTH_MECHANISMS);
     reply(s, out, "250 HELP");
     sc_enter(s, SC_READY);
 }
@@ -290,6 +295,10 @@ static void cmd_mail(struct sc_session *s, const char *arg, size_t len, struct s
     }
     if (s->draining) {
         reply_draining(s, out);
+        return;
+    }
+    if (s->limits.auth.required && s->msg.auth.mechanism == NULL) {
+        reply(s, out, "530 5.7.0 Authentication required");
         return;
     }
     if (!match_prefix(arg, len, "FROM:", &rest, &rest_len)) {
@@ -562,7 +571,76 @@ static void cmd_help(struct sc_session *s, const char *arg, size_t len, struct s
 {
     (void)arg;
     (void)len;
-    reply(s, out, "214 2.0.0 Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP");
+    reply(s, out, "214 2.0.0 Commands: EHLO HELO AUTH MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY "
+          "HELP");
+}
+
+/* End the AUTH exchange, after its last reply was sent. */
+static void end_auth(struct sc_session *s)
+{
+    sc_auth_exchange_reset(&s->auth);
+    if (s->state == SC_AUTH)
+        sc_enter(s, SC_READY);
+}
+
+/* Send the reply of one AUTH step and move on: a 334 waits for the next
+ * response, anything else ends the exchange. */
+static void auth_reply(struct sc_session *s, enum sc_auth_status status, const char *line,
+                       struct sc_buf *out)
+{
+    reply(s, out, line);
+    if (status == SC_AUTH_CONTINUE && s->state != SC_CLOSING)
+        sc_enter(s, SC_AUTH);
+    else
+        end_auth(s);
+}
+
+/*
+ * AUTH mechanism [initial-response] (RFC 4954 section 4). It needs EHLO. It
+ * is rejected with 503 after a successful AUTH and during a transaction, as
+ * the RFC requires.
+ */
+static void cmd_auth(struct sc_session *s, const char *arg, size_t len, struct sc_buf *out)
+{
+    char line[SC_AUTH_REPLY_MAX];
+    enum sc_auth_status status;
+
+    if (s->state == SC_FRESH || !s->msg.esmtp) {
+        reply(s, out, "503 5.5.1 Send EHLO first: AUTH is an ESMTP extension");
+        return;
+    }
+    if (s->msg.auth.mechanism != NULL) {
+        reply(s, out, "503 5.5.1 Already authenticated");
+        return;
+    }
+    if (s->state != SC_READY) {
+        reply(s, out, "503 5.5.1 AUTH is not allowed during a mail transaction");
+        return;
+    }
+
+    status = sc_auth_start(&s->auth, &s->limits.auth, s->hostname, arg, len, &s->msg.auth,
+                           line, sizeof(line));
+    auth_reply(s, status, line, out);
+}
+
+/* Take one line of an AUTH exchange. It is a SASL response, not a command,
+ * and may carry a password, so the trace shows a placeholder. */
+static void take_auth_response(struct sc_session *s, const char *text, size_t len,
+                               struct sc_buf *out)
+{
+    static const char placeholder[] = "[AUTH response]";
+    char line[SC_AUTH_REPLY_MAX];
+    enum sc_auth_status status;
+
+    if (s->hooks.on_trace) {
+        if (len == 1 && text[0] == '*')
+            s->hooks.on_trace(s->hooks.arg, SC_TRACE_IN, "*", 1);
+        else
+            s->hooks.on_trace(s->hooks.arg, SC_TRACE_IN, placeholder, sizeof(placeholder) - 1);
+    }
+
+    status = sc_auth_step(&s->auth, text, len, &s->msg.auth, line, sizeof(line));
+    auth_reply(s, status, line, out);
 }
 
 /* Commands from RFC 5321 and its extensions that this server does not offer. */
@@ -589,9 +667,38 @@ static const struct command commands[] = {
     {"TURN", cmd_not_implemented},
     {"ETRN", cmd_not_implemented},
     {"BDAT", cmd_bdat},
-    {"AUTH", cmd_not_implemented},
+    {"AUTH", cmd_auth},
     {"STARTTLS", cmd_not_implemented},
 };
+
+/* Trace a command line. An AUTH line loses its initial response, which
+ * contains the password in base64. */
+static void trace_command(struct sc_session *s, const char *line, size_t len, size_t verb_len)
+{
+    static const char redacted[] = " [initial response]";
+    char text[96 + sizeof(redacted)];
+    size_t end = verb_len, rest;
+
+    if (s->hooks.on_trace == NULL)
+        return;
+    if (verb_len == 4 && strncasecmp(line, "AUTH", 4) == 0) {
+        while (end < len && (line[end] == ' ' || line[end] == '\t'))
+            end++;
+        while (end < len && line[end] != ' ' && line[end] != '\t')
+            end++;
+        for (rest = end; rest < len && (line[rest] == ' ' || line[rest] == '\t'); rest++)
+            ;
+        if (rest < len) {
+            if (end > 96)
+                end = 96;
+            memcpy(text, line, end);
+            memcpy(text + end, redacted, sizeof(redacted) - 1);
+            s->hooks.on_trace(s->hooks.arg, SC_TRACE_IN, text, end + sizeof(redacted) - 1);
+            return;
+        }
+    }
+    s->hooks.on_trace(s->hooks.arg, SC_TRACE_IN, line, len);
+}
 
 /* Run one command line, given without its line ending. */
 static void run_command(struct sc_session *s, const char *line, size_t len, struct sc_buf *out)
@@ -600,11 +707,9 @@ static void run_command(struct sc_session *s, const char *line, size_t len, stru
     const char *arg;
     size_t arg_len;
 
-    if (s->hooks.on_trace)
-        s->hooks.on_trace(s->hooks.arg, SC_TRACE_IN, line, len);
-
     while (verb_len < len && line[verb_len] != ' ' && line[verb_len] != '\t')
         verb_len++;
+    trace_command(s, line, len, verb_len);
 
     /* RFC 5321 puts one space before the argument; clients that send more
      * are accepted, since nothing is ambiguous about it. */
@@ -772,42 +877,93 @@ static size_t feed_chunk(struct sc_session *s, const char *in, size_t len, struc
     return n;
 }
 
+/* Return true when the bytes at line, of which avail are in, begin an AUTH
+ * command. A line's length is judged only once the line is complete or
+ * max_line bytes of it are in, far more than 5, so a cut before the fifth
+ * byte cannot change the result. */
+static bool is_auth_command(const char *line, size_t avail)
+{
+    return avail >= 5 && strncasecmp(line, "AUTH", 4) == 0 && (line[4] == ' ' || line[4] == '\t');
+}
+
+/* Return the longest line allowed at line, with its line ending, and
+ * whether it belongs to AUTH. An AUTH command and the responses after it
+ * may be longer than other commands (RFC 4954 section 4). */
+static size_t line_limit(const struct sc_session *s, const char *line, size_t avail, bool *auth)
+{
+    *auth = s->state == SC_AUTH || is_auth_command(line, avail);
+    if (*auth && s->limits.max_line < SC_AUTH_MAX_LINE + 2)
+        return SC_AUTH_MAX_LINE + 2;
+    return s->limits.max_line;
+}
+
+/* Reply to a line that was too long and has been discarded. */
+static void reject_long_line(struct sc_session *s, bool auth, struct sc_buf *out)
+{
+    if (!auth) {
+        reply(s, out, "500 5.5.2 Line too long");
+        return;
+    }
+    reply(s, out, "500 5.5.6 Authentication exchange line is too long");
+    end_auth(s);
+}
+
+/* Reply to a line ending in a bare LF under --strict. */
+static void reject_bare_lf(struct sc_session *s, const char *line, size_t len, struct sc_buf *out)
+{
+    static const char bare_lf[] = "500 5.5.2 Line ends in a bare LF; RFC 5321 requires CRLF";
+
+    if (s->state == SC_AUTH) {
+        reply(s, out, bare_lf);
+        end_auth(s);
+        return;
+    }
+    if (!discard_rejected_chunk(s, line, len, bare_lf, out))
+        reply(s, out, bare_lf);
+}
+
 /*
- * Consume command lines. A line ends at LF, with or without CR before it.
- * A line longer than max_line is discarded up to its LF and answered with
- * 500 5.5.2, so a client cannot make the session buffer without bound.
+ * Consume command lines, and the response lines of an AUTH exchange. A
+ * line ends at LF, with or without CR before it. A line longer than its
+ * limit is discarded up to its LF and rejected with 500, so a client
+ * cannot make the session buffer without bound.
  */
 static size_t feed_commands(struct sc_session *s, const char *in, size_t len, struct sc_buf *out)
 {
-    const char *nl;
-    size_t line_len, consumed = 0;
+    const char *nl, *line;
+    size_t line_len, limit, consumed = 0;
+    bool auth;
 
     while (consumed < len && s->state != SC_DATA && s->state != SC_CHUNK &&
            s->state != SC_CLOSING) {
-        nl = memchr(in + consumed, '\n', len - consumed);
+        line = in + consumed;
+        nl = memchr(line, '\n', len - consumed);
+        limit = line_limit(s, line, len - consumed, &auth);
         if (nl == NULL) {
-            if (s->discarding_line || len - consumed >= s->limits.max_line) {
+            if (!s->discarding_line && len - consumed >= limit) {
                 s->discarding_line = true;
-                return len;
+                s->discarding_auth = auth;
             }
-            return consumed;
+            return s->discarding_line ? len : consumed;
         }
 
-        line_len = (size_t)(nl - (in + consumed));
-        if (s->discarding_line || line_len + 1 > s->limits.max_line) {
+        line_len = (size_t)(nl - line);
+        if (s->discarding_line || line_len + 1 > limit) {
+            if (s->discarding_line)
+                auth = s->discarding_auth;
             s->discarding_line = false;
-            reply(s, out, "500 5.5.2 Line too long");
-        } else if (s->limits.strict && (line_len == 0 || in[consumed + line_len - 1] != '\r')) {
+            reject_long_line(s, auth, out);
+        } else if (s->limits.strict && (line_len == 0 || line[line_len - 1] != '\r')) {
             /* RFC 5321 section 2.3.8: lines end in CRLF, and --strict holds
              * clients to it. */
-            static const char bare_lf[] = "500 5.5.2 Line ends in a bare LF; RFC 5321 requires CRLF";
-
-            if (!discard_rejected_chunk(s, in + consumed, line_len, bare_lf, out))
-                reply(s, out, bare_lf);
+            reject_bare_lf(s, line, line_len, out);
         } else {
-            if (line_len > 0 && in[consumed + line_len - 1] == '\r')
+            if (line_len > 0 && line[line_len - 1] == '\r')
                 line_len--;
-            run_command(s, in + consumed, line_len, out);
+            if (s->state == SC_AUTH)
+                take_auth_response(s, line, line_len, out);
+            else
+                run_command(s, line, line_len, out);
         }
         consumed = (size_t)(nl - in) + 1;
     }
@@ -855,8 +1011,10 @@ void sc_session_free(struct sc_session *s)
     if (s == NULL)
         return;
     sc_message_reset(&s->msg);
+    sc_auth_result_clear(&s->msg.auth);
     free(s->msg.helo);
     sc_body_free(&s->body);
+    sc_auth_exchange_reset(&s->auth);
     free(s);
 }
 
@@ -878,6 +1036,7 @@ void sc_session_abort(struct sc_session *s, const char *code_and_text, struct sc
     snprintf(line, sizeof(line), "421 %s", code_and_text);
     reply(s, out, line);
     reset_transaction(s);
+    sc_auth_exchange_reset(&s->auth);
     sc_enter(s, SC_CLOSING);
 }
 

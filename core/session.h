@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "auth.h"
 #include "buf.h"
 #include "message.h"
 
@@ -20,7 +21,8 @@
 #define SC_DEFAULT_MAX_DATA_LINE ((size_t)1024 * 1024)
 #define SC_DEFAULT_MAX_ERRORS 100
 
-/* Limits and rules one session enforces. Copied at sc_session_new. */
+/* Limits and rules one session enforces. Copied at sc_session_new; what
+ * auth points to is borrowed (see struct sc_auth_config). */
 struct sc_limits {
     size_t max_size;            /* Largest message in bytes; advertised as SIZE. */
     size_t max_line;            /* Longest command line in bytes, line ending included. */
@@ -28,6 +30,7 @@ struct sc_limits {
     size_t max_data_line;       /* Longest message line, without its ending; 0: any. */
     unsigned max_errors;        /* Error replies before 421 and close; 0: no limit. */
     bool strict;                /* Reject bare LF and bare CR (RFC 5321 section 2.3.8). */
+    struct sc_auth_config auth; /* Credentials, --require-auth, CRAM-MD5 challenges. */
 };
 
 /* What the message-received hook decides. The session sends the reply. */
@@ -49,7 +52,9 @@ struct sc_session_hooks {
     enum sc_verdict (*on_message)(void *arg, struct sc_message *msg);
 
     /* Called for each command line (without its line ending) and each reply
-     * line, for verbose logs. Optional. */
+     * line, for verbose logs. Optional. Secrets are replaced: an AUTH line
+     * comes as "AUTH MECHANISM [initial response]" and each response of an
+     * AUTH exchange as "[AUTH response]", except a cancelling "*". */
     void (*on_trace)(void *arg, enum sc_trace_dir dir, const char *line, size_t len);
 
     void *arg;

@@ -89,7 +89,7 @@ def send_bad_commands(port):
         assert client.command("RCPT TO:<>").code == 501
         assert client.command("RCPT TO:<b@example.com").code == 501
         assert client.command("DATA extra").code == 501
-        assert client.command("AUTH PLAIN AGFiYwBkZWY=").code == 502
+        assert client.command("AUTH PLAIN AGFiYwBkZWY=").code == 503
         assert client.command(b"NO\x00OP").code == 500
         assert client.command("X" * 5000).code == 500
         # Pipelined recipients past the limit: the last one gets 452.

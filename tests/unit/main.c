@@ -17,6 +17,8 @@ int main(void)
     srunner_add_suite(runner, suite_output());
     srunner_add_suite(runner, suite_server());
     srunner_add_suite(runner, suite_body());
+    srunner_add_suite(runner, suite_auth());
+    srunner_add_suite(runner, suite_tls());
 
     srunner_run_all(runner, CK_NORMAL);
     failed = srunner_ntests_failed(runner);

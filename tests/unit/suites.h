@@ -6,10 +6,12 @@
 
 #include <check.h>
 
+Suite *suite_auth(void);
 Suite *suite_session(void);
 Suite *suite_path(void);
 Suite *suite_output(void);
 Suite *suite_server(void);
 Suite *suite_body(void);
+Suite *suite_tls(void);
 
 #endif

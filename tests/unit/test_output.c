@@ -452,6 +452,67 @@ START_TEST(test_output_message_members)
 }
 END_TEST
 
+START_TEST(test_output_auth_null)
+{
+    struct sc_message msg;
+
+    fill_message(&msg, "x", 1);
+    write_and_parse(&msg);
+    free_message(&msg);
+
+    ck_assert(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(parsed, "auth")));
+}
+END_TEST
+
+START_TEST(test_output_auth_plain)
+{
+    struct sc_message msg;
+    const cJSON *auth;
+
+    fill_message(&msg, "x", 1);
+    msg.auth.mechanism = "PLAIN";
+    msg.auth.authzid = strdup("admin");
+    msg.auth.username = strdup("jos\xc3\xa9");
+    msg.auth.password = strdup("p\"w\\d\xe2\x80\xa8");
+    write_and_parse(&msg);
+    sc_auth_result_clear(&msg.auth);
+    free_message(&msg);
+
+    auth = cJSON_GetObjectItemCaseSensitive(parsed, "auth");
+    ck_assert(cJSON_IsObject(auth));
+    ck_assert_int_eq(cJSON_GetArraySize(auth), 4);
+    ck_assert_str_eq(get_string(auth, "mechanism"), "PLAIN");
+    ck_assert_str_eq(get_string(auth, "authzid"), "admin");
+    ck_assert_str_eq(get_string(auth, "username"), "jos\xc3\xa9");
+    ck_assert_str_eq(get_string(auth, "password"), "p\"w\\d\xe2\x80\xa8");
+    /* U+2028 is escaped, as in every other string of the line. */
+    ck_assert_ptr_nonnull(strstr(sink.bytes.data, "\"p\\\"w\\\\d\\u2028\""));
+}
+END_TEST
+
+START_TEST(test_output_auth_cram_md5)
+{
+    struct sc_message msg;
+    const cJSON *auth;
+
+    fill_message(&msg, "x", 1);
+    msg.auth.mechanism = "CRAM-MD5";
+    msg.auth.username = strdup("alice");
+    msg.auth.response = strdup("f31b682c15f947207a31c85d1cf113c4");
+    write_and_parse(&msg);
+    sc_auth_result_clear(&msg.auth);
+    free_message(&msg);
+
+    auth = cJSON_GetObjectItemCaseSensitive(parsed, "auth");
+    ck_assert_int_eq(cJSON_GetArraySize(auth), 3);
+    ck_assert_str_eq(get_string(auth, "mechanism"), "CRAM-MD5");
+    ck_assert_str_eq(get_string(auth, "username"), "alice");
+    ck_assert_str_eq(get_string(auth, "response"), "f31b682c15f947207a31c85d1cf113c4");
+    ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(auth, "password"));
+    ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(auth, "authzid"));
+}
+END_TEST
+
 START_TEST(test_output_message_envelope_variants)
 {
     struct sc_message msg;
@@ -995,6 +1056,9 @@ Suite *suite_output(void)
     tcase_add_test(lines, test_output_ready_no_address);
     tcase_add_test(lines, test_output_message_members);
     tcase_add_test(lines, test_output_message_envelope_variants);
+    tcase_add_test(lines, test_output_auth_null);
+    tcase_add_test(lines, test_output_auth_plain);
+    tcase_add_test(lines, test_output_auth_cram_md5);
     tcase_add_test(lines, test_output_message_utf8_envelope);
     tcase_add_test(lines, test_output_message_envelope_separators);
     tcase_add_test(lines, test_output_message_empty_data);

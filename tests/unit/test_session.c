@@ -31,6 +31,7 @@ struct received {
     char *rcpt_params;          /* Per recipient, in brackets: "[NOTIFY=NEVER] []". */
     unsigned warnings;          /* SC_WARN_* bits. */
     bool chunked;
+    char *auth;                 /* "MECHANISM [authzid/]username:secret", or NULL. */
 };
 
 /* One session under test with everything it produced. It owns all of it,
@@ -90,6 +91,30 @@ static char *format_rcpt_params(const struct sc_message *msg)
     return text.data;
 }
 
+/* Format an AUTH result as "MECHANISM [authzid/]username:secret", where the
+ * secret is the password, or CRAM-MD5's digest. Returns NULL when the
+ * session did not authenticate; the caller frees the result. */
+static char *format_auth(const struct sc_auth_result *auth)
+{
+    struct sc_buf text = {0};
+
+    if (auth->mechanism == NULL)
+        return NULL;
+    ck_assert_ptr_nonnull(auth->username);
+    ck_assert((auth->password == NULL) != (auth->response == NULL));
+    sc_buf_append_str(&text, auth->mechanism);
+    sc_buf_append_str(&text, " ");
+    if (auth->authzid != NULL) {
+        sc_buf_append_str(&text, auth->authzid);
+        sc_buf_append_str(&text, "/");
+    }
+    sc_buf_append_str(&text, auth->username);
+    sc_buf_append_str(&text, ":");
+    sc_buf_append_str(&text, auth->password != NULL ? auth->password : auth->response);
+    ck_assert_int_eq(sc_buf_append(&text, "", 1), 0);
+    return text.data;
+}
+
 /* Copy the message the session hands to the hook, because the message is
  * valid only during the call. */
 static enum sc_verdict record_message(void *arg, struct sc_message *msg)
@@ -126,6 +151,7 @@ static enum sc_verdict record_message(void *arg, struct sc_message *msg)
         r->rcpt_to[i] = copy_string(msg->rcpt_to[i]);
 
     r->rcpt_params = format_rcpt_params(msg);
+    r->auth = format_auth(&msg->auth);
     r->warnings = msg->warnings;
     r->chunked = msg->chunked;
 
@@ -181,6 +207,7 @@ static void harness_free(struct harness *h)
             free(r->rcpt_to[j]);
         free(r->rcpt_to);
         free(r->rcpt_params);
+        free(r->auth);
         free(r->data);
     }
     h->messages_len = 0;
@@ -267,6 +294,7 @@ static const char *reply_text(struct harness *h)
     "250-CHUNKING\r\n"                  \
     "250-BINARYMIME\r\n"                \
     "250-DSN\r\n"                       \
+    "250-AUTH PLAIN LOGIN CRAM-MD5\r\n" \
     "250 HELP\r\n"
 
 #define SENDER_OK "250 2.1.0 Sender OK\r\n"
@@ -317,6 +345,7 @@ START_TEST(test_session_ehlo_extensions)
     ck_assert_ptr_nonnull(strstr(text, "\r\n250-CHUNKING\r\n"));
     ck_assert_ptr_nonnull(strstr(text, "\r\n250-BINARYMIME\r\n"));
     ck_assert_ptr_nonnull(strstr(text, "\r\n250-DSN\r\n"));
+    ck_assert_ptr_nonnull(strstr(text, "\r\n250-AUTH PLAIN LOGIN CRAM-MD5\r\n"));
 }
 END_TEST
 
@@ -820,7 +849,8 @@ START_TEST(test_session_help)
 {
     begin_ehlo();
     ASSERT_EXCHANGE("HELP\r\n",
-                    "214 2.0.0 Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP\r\n");
+                    "214 2.0.0 Commands: EHLO HELO AUTH MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY "
+                    "HELP\r\n");
 }
 END_TEST
 
@@ -1474,6 +1504,7 @@ static const char transcript_replies[] =
     "250-CHUNKING\r\n"
     "250-BINARYMIME\r\n"
     "250-DSN\r\n"
+    "250-AUTH PLAIN LOGIN CRAM-MD5\r\n"
     "250 HELP\r\n"
     SENDER_OK
     RCPT_OK
@@ -2760,6 +2791,547 @@ START_TEST(test_session_max_data_line)
 }
 END_TEST
 
+/* ------------------------------------------------------------------- AUTH */
+
+#define AUTH_OK "235 2.7.0 Authentication successful\r\n"
+#define AUTH_INVALID "535 5.7.8 Authentication credentials invalid\r\n"
+#define AUTH_BAD_BASE64 "501 5.5.2 Invalid base64 in the AUTH response\r\n"
+#define AUTH_CANCELLED "501 5.0.0 Authentication cancelled\r\n"
+#define AUTH_TOO_LONG "500 5.5.6 Authentication exchange line is too long\r\n"
+#define PROMPT_USERNAME "334 VXNlcm5hbWU6\r\n"
+#define PROMPT_PASSWORD "334 UGFzc3dvcmQ6\r\n"
+
+/* base64 of "\0alice\0secret", "\0alice\0wrong", "alice" and "secret". */
+#define PLAIN_ALICE "AGFsaWNlAHNlY3JldA=="
+#define PLAIN_ALICE_WRONG "AGFsaWNlAHdyb25n"
+#define B64_ALICE "YWxpY2U="
+#define B64_SECRET "c2VjcmV0"
+
+/* The fixed challenge "<0.0@mx.test>" in base64, and the response of
+ * alice with password secret to it: "alice f31b682c15f947207a31c85d1cf113c4". */
+#define CRAM_CHALLENGE "334 PDAuMEBteC50ZXN0Pg==\r\n"
+#define CRAM_ALICE "YWxpY2UgZjMxYjY4MmMxNWY5NDcyMDdhMzFjODVkMWNmMTEzYzQ="
+
+static const struct sc_credential alice_only[] = {{"alice", "secret"}};
+
+/* Start over with --auth alice:secret, and --require-auth when required. */
+static void restart_with_credentials(bool required)
+{
+    struct sc_limits limits = default_limits;
+
+    limits.auth.credentials = alice_only;
+    limits.auth.credentials_len = 1;
+    limits.auth.required = required;
+    restart(&limits);
+}
+
+/* Send one message from a@example.com to b@example.com after the greeting. */
+static void send_one_message(void)
+{
+    ASSERT_EXCHANGE("MAIL FROM:<a@example.com>\r\n", SENDER_OK);
+    ASSERT_EXCHANGE("RCPT TO:<b@example.com>\r\n", RCPT_OK);
+    ASSERT_EXCHANGE("DATA\r\n", DATA_GO);
+    ASSERT_EXCHANGE("x\r\n.\r\n", ACCEPTED);
+}
+
+START_TEST(test_session_auth_none)
+{
+    begin_ehlo();
+    send_one_message();
+
+    ck_assert_uint_eq(harness.messages_len, 1);
+    ck_assert_ptr_null(harness.messages[0].auth);
+}
+END_TEST
+
+START_TEST(test_session_auth_plain)
+{
+    begin_ehlo();
+    ASSERT_EXCHANGE("AUTH PLAIN " PLAIN_ALICE "\r\n", AUTH_OK);
+    send_one_message();
+    send_one_message();
+
+    ck_assert_uint_eq(harness.messages_len, 2);
+    ck_assert_str_eq(harness.messages[0].auth, "PLAIN alice:secret");
+    ck_assert_str_eq(harness.messages[1].auth, "PLAIN alice:secret");
+}
+END_TEST
+
+START_TEST(test_session_auth_plain_challenge)
+{
+    begin_ehlo();
+    ASSERT_EXCHANGE("AUTH PLAIN\r\n", "334 \r\n");
+    /* base64 of "admin\0alice\0secret" */
+    ASSERT_EXCHANGE("YWRtaW4AYWxpY2UAc2VjcmV0\r\n", AUTH_OK);
+    send_one_message();
+
+    ck_assert_str_eq(harness.messages[0].auth, "PLAIN admin/alice:secret");
+}
+END_TEST
+
+START_TEST(test_session_auth_login)
+{
+    begin_ehlo();
+    ASSERT_EXCHANGE("auth login\r\n", PROMPT_USERNAME);
+    ASSERT_EXCHANGE(B64_ALICE "\r\n", PROMPT_PASSWORD);
+    ASSERT_EXCHANGE(B64_SECRET "\r\n", AUTH_OK);
+    send_one_message();
+
+    ck_assert_str_eq(harness.messages[0].auth, "LOGIN alice:secret");
+}
+END_TEST
+
+START_TEST(test_session_auth_login_initial_response)
+{
+    restart_with_credentials(false);
+    begin_ehlo();
+    ASSERT_EXCHANGE("AUTH LOGIN " B64_ALICE "\r\n", PROMPT_PASSWORD);
+    ASSERT_EXCHANGE(B64_SECRET "\r\n", AUTH_OK);
+    send_one_message();
+
+    ck_assert_str_eq(harness.messages[0].auth, "LOGIN alice:secret");
+}
+END_TEST
+
+START_TEST(test_session_auth_cram_md5)
+{
+    restart_with_credentials(false);
+    begin_ehlo();
+    ASSERT_EXCHANGE("AUTH CRAM-MD5\r\n", CRAM_CHALLENGE);
+    ASSERT_EXCHANGE(CRAM_ALICE "\r\n", AUTH_OK);
+    send_one_message();
+
+    ck_assert_str_eq(harness.messages[0].auth, "CRAM-MD5 alice:f31b682c15f947207a31c85d1cf113c4");
+}
+END_TEST
+
+/* A failed AUTH leaves the session unauthenticated, and the client may try
+ * again (RFC 4954 section 4). */
+START_TEST(test_session_auth_retry_after_failure)
+{
+    restart_with_credentials(false);
+    begin_ehlo();
+    ASSERT_EXCHANGE("AUTH PLAIN " PLAIN_ALICE_WRONG "\r\n", AUTH_INVALID);
+    ASSERT_EXCHANGE("AUTH LOGIN\r\n", PROMPT_USERNAME);
+    ASSERT_EXCHANGE(B64_ALICE "\r\n", PROMPT_PASSWORD);
+    ASSERT_EXCHANGE("d3Jvbmc=\r\n", AUTH_INVALID);
+    ASSERT_EXCHANGE("AUTH CRAM-MD5\r\n", CRAM_CHALLENGE);
+    /* The digest of the wrong password "wrong". */
+    ASSERT_EXCHANGE("YWxpY2UgMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDA=\r\n", AUTH_INVALID);
+    send_one_message();
+    ck_assert_ptr_null(harness.messages[0].auth);
+
+    ASSERT_EXCHANGE("AUTH PLAIN " PLAIN_ALICE "\r\n", AUTH_OK);
+    send_one_message();
+    ck_assert_str_eq(harness.messages[1].auth, "PLAIN alice:secret");
+}
+END_TEST
+
+/* RFC 4954 section 4: a second AUTH after a successful one gets 503. */
+START_TEST(test_session_auth_twice)
+{
+    begin_ehlo();
+    ASSERT_EXCHANGE("AUTH PLAIN " PLAIN_ALICE "\r\n", AUTH_OK);
+    ASSERT_EXCHANGE("AUTH LOGIN\r\n", "503 5.5.1 Already authenticated\r\n");
+    ASSERT_EXCHANGE("NOOP\r\n", OK);
+}
+END_TEST
+
+/* RFC 4954 section 4: AUTH during a mail transaction gets 503. */
+START_TEST(test_session_auth_in_transaction)
+{
+    static const char refused[] = "503 5.5.1 AUTH is not allowed during a mail transaction\r\n";
+
+    begin_ehlo();
+    ASSERT_EXCHANGE("MAIL FROM:<a@example.com>\r\n", SENDER_OK);
+    ASSERT_EXCHANGE("AUTH PLAIN " PLAIN_ALICE "\r\n", refused);
+    ASSERT_EXCHANGE("RCPT TO:<b@example.com>\r\n", RCPT_OK);
+    ASSERT_EXCHANGE("AUTH LOGIN\r\n", refused);
+    ASSERT_EXCHANGE("RSET\r\n", OK);
+    ASSERT_EXCHANGE("AUTH PLAIN " PLAIN_ALICE "\r\n", AUTH_OK);
+}
+END_TEST
+
+START_TEST(test_session_auth_needs_ehlo)
+{
+    static const char refused[] = "503 5.5.1 Send EHLO first: AUTH is an ESMTP extension\r\n";
+
+    sc_buf_clear(&harness.replies);
+    ASSERT_EXCHANGE("AUTH PLAIN " PLAIN_ALICE "\r\n", refused);
+    ASSERT_EXCHANGE("HELO old.client\r\n", "250 mx.test\r\n");
+    ASSERT_EXCHANGE("AUTH PLAIN " PLAIN_ALICE "\r\n", refused);
+    ASSERT_EXCHANGE("EHLO new.client\r\n", EHLO_REPLY);
+    ASSERT_EXCHANGE("AUTH PLAIN " PLAIN_ALICE "\r\n", AUTH_OK);
+}
+END_TEST
+
+/* EHLO and RSET start a new transaction but keep the authentication. */
+START_TEST(test_session_auth_kept_by_ehlo_and_rset)
+{
+    begin_ehlo();
+    ASSERT_EXCHANGE("AUTH PLAIN " PLAIN_ALICE "\r\n", AUTH_OK);
+    ASSERT_EXCHANGE("RSET\r\n", OK);
+    ASSERT_EXCHANGE("EHLO again.test\r\n", EHLO_REPLY);
+    send_one_message();
+
+    ck_assert_str_eq(harness.messages[0].auth, "PLAIN alice:secret");
+}
+END_TEST
+
+START_TEST(test_session_auth_errors)
+{
+    begin_ehlo();
+    ASSERT_EXCHANGE("AUTH GSSAPI\r\n",
+                    "504 5.5.4 Unrecognized authentication mechanism; use PLAIN, LOGIN or "
+                    "CRAM-MD5\r\n");
+    ASSERT_EXCHANGE("AUTH\r\n", "501 5.5.4 Syntax: AUTH mechanism [initial-response]\r\n");
+    ASSERT_EXCHANGE("AUTH PLAIN not-base64\r\n", AUTH_BAD_BASE64);
+    ASSERT_EXCHANGE("AUTH PLAIN\r\n", "334 \r\n");
+    ASSERT_EXCHANGE("=AAA\r\n", AUTH_BAD_BASE64);
+    ASSERT_EXCHANGE("AUTH LOGIN\r\n", PROMPT_USERNAME);
+    ASSERT_EXCHANGE(B64_ALICE "\r\n", PROMPT_PASSWORD);
+    ASSERT_EXCHANGE("*\r\n", AUTH_CANCELLED);
+    ASSERT_EXCHANGE("AUTH CRAM-MD5 " B64_ALICE "\r\n",
+                    "501 5.7.0 CRAM-MD5 takes no initial response: the server sends the "
+                    "challenge first\r\n");
+    send_one_message();
+
+    ck_assert_ptr_null(harness.messages[0].auth);
+    ck_assert(!sc_session_closing(harness.session));
+}
+END_TEST
+
+/* Lines after a 334 are SASL responses: a command word there is decoded as
+ * base64, not run. "QUIT" decodes to "AB\x13", a valid LOGIN username. */
+START_TEST(test_session_auth_responses_not_commands)
+{
+    begin_ehlo();
+    ASSERT_EXCHANGE("AUTH LOGIN\r\n", PROMPT_USERNAME);
+    ASSERT_EXCHANGE("QUIT\r\n", PROMPT_PASSWORD);
+    ck_assert(!sc_session_closing(harness.session));
+    ASSERT_EXCHANGE("MAIL FROM:<a@example.com>\r\n", AUTH_BAD_BASE64);
+    ASSERT_EXCHANGE("MAIL FROM:<a@example.com>\r\n", SENDER_OK);
+}
+END_TEST
+
+/* A response may carry a password, so the trace never shows it. */
+START_TEST(test_session_auth_trace_hides_secrets)
+{
+    begin_ehlo();
+    sc_buf_clear(&harness.trace);
+    send_text(&harness, "AUTH LOGIN\r\n" B64_ALICE "\r\n" B64_SECRET "\r\n");
+    ck_assert_int_eq(sc_buf_append(&harness.trace, "", 1), 0);
+    ck_assert_str_eq(harness.trace.data,
+                     "<AUTH LOGIN\n>334 VXNlcm5hbWU6\n<[AUTH response]\n>334 UGFzc3dvcmQ6\n"
+                     "<[AUTH response]\n>235 2.7.0 Authentication successful\n");
+
+    restart(&default_limits);
+    begin_ehlo();
+    sc_buf_clear(&harness.trace);
+    send_text(&harness, "auth plain " PLAIN_ALICE "\r\nAUTH PLAIN\r\n*\r\n");
+    ck_assert_int_eq(sc_buf_append(&harness.trace, "", 1), 0);
+    ck_assert_str_eq(harness.trace.data,
+                     "<auth plain [initial response]\n>235 2.7.0 Authentication successful\n"
+                     "<AUTH PLAIN\n>503 5.5.1 Already authenticated\n"
+                     "<*\n>500 5.5.1 Unknown command\n");
+}
+END_TEST
+
+/* Fill buf with "AUTH PLAIN " and the base64 of "\0alice\0" and password_len
+ * 'x' bytes, then CRLF and a NUL. Returns the length of the line. */
+static size_t long_plain_line(char *buf, size_t size, size_t password_len)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    unsigned char *raw;
+    size_t raw_len = 7 + password_len, i, out;
+    unsigned v;
+
+    raw = malloc(raw_len);
+    ck_assert_ptr_nonnull(raw);
+    memcpy(raw, "\0alice\0", 7);
+    memset(raw + 7, 'x', password_len);
+
+    out = (size_t)snprintf(buf, size, "AUTH PLAIN ");
+    for (i = 0; i < raw_len; i += 3) {
+        v = (unsigned)raw[i] << 16;
+        if (i + 1 < raw_len)
+            v |= (unsigned)raw[i + 1] << 8;
+        if (i + 2 < raw_len)
+            v |= raw[i + 2];
+        ck_assert_uint_lt(out + 4, size);
+        buf[out++] = alphabet[v >> 18];
+        buf[out++] = alphabet[(v >> 12) & 63];
+        buf[out++] = i + 1 < raw_len ? alphabet[(v >> 6) & 63] : '=';
+        buf[out++] = i + 2 < raw_len ? alphabet[v & 63] : '=';
+    }
+    ck_assert_uint_lt(out + 3, size);
+    memcpy(buf + out, "\r\n", 3);
+    free(raw);
+    return out + 2;
+}
+
+/* RFC 4954 section 4 names 12288 octets as a sufficient line length for
+ * AUTH, longer than the 512-byte command limit of these tests. */
+START_TEST(test_session_auth_long_lines)
+{
+    static char line[SC_AUTH_MAX_LINE + 64];
+    size_t len;
+
+    begin_ehlo();
+
+    /* 11 + 12276 bytes of text: an AUTH command line far over 512 bytes. */
+    len = long_plain_line(line, sizeof(line), 9200);
+    ck_assert_uint_eq(len, 11 + 12276 + 2);
+    ASSERT_EXCHANGE(line, AUTH_OK);
+    send_one_message();
+    ck_assert_uint_eq(strlen(harness.messages[0].auth), strlen("PLAIN alice:") + 9200);
+
+    /* A response of 12288 bytes is read and decoded; it is 9216 NUL bytes,
+     * not a PLAIN message. One more byte is too long. */
+    restart(&default_limits);
+    begin_ehlo();
+    memset(line, 'A', SC_AUTH_MAX_LINE);
+    memcpy(line + SC_AUTH_MAX_LINE, "\r\n", 3);
+    ASSERT_EXCHANGE("AUTH PLAIN\r\n", "334 \r\n");
+    ASSERT_EXCHANGE(line, "501 5.5.2 Invalid PLAIN response: expected authzid NUL username "
+                          "NUL password\r\n");
+    memset(line, 'A', SC_AUTH_MAX_LINE + 1);
+    memcpy(line + SC_AUTH_MAX_LINE + 1, "\r\n", 3);
+    ASSERT_EXCHANGE("AUTH PLAIN\r\n", "334 \r\n");
+    ASSERT_EXCHANGE(line, AUTH_TOO_LONG);
+    ASSERT_EXCHANGE("NOOP\r\n", OK);
+
+    /* An AUTH command line over the limit gets the same reply. */
+    memcpy(line, "AUTH PLAIN ", 11);
+    memset(line + 11, 'A', SC_AUTH_MAX_LINE);
+    memcpy(line + 11 + SC_AUTH_MAX_LINE, "\r\n", 3);
+    ASSERT_EXCHANGE(line, AUTH_TOO_LONG);
+    ASSERT_EXCHANGE("AUTH PLAIN " PLAIN_ALICE "\r\n", AUTH_OK);
+}
+END_TEST
+
+/* An overlong response sent a byte at a time is never buffered whole, and
+ * gets one 500 5.5.6 when its line ending arrives. */
+START_TEST(test_session_auth_long_line_bounded)
+{
+    int i;
+
+    begin_ehlo();
+    ASSERT_EXCHANGE("AUTH LOGIN\r\n", PROMPT_USERNAME);
+    for (i = 0; i < SC_AUTH_MAX_LINE + 1000; i++) {
+        feed(&harness, "A", 1);
+        ck_assert_uint_le(harness.pending.len, SC_AUTH_MAX_LINE + 2);
+    }
+    ck_assert_uint_eq(harness.replies.len, 0);
+    ASSERT_EXCHANGE("\r\n" B64_ALICE "\r\n", AUTH_TOO_LONG "500 5.5.1 Unknown command\r\n");
+    ASSERT_EXCHANGE("AUTH LOGIN " B64_ALICE "\r\n", PROMPT_PASSWORD);
+}
+END_TEST
+
+/* RFC 4954 section 6: 530 5.7.0 when policy requires AUTH first. */
+START_TEST(test_session_auth_required)
+{
+    restart_with_credentials(true);
+    begin_ehlo();
+    ASSERT_EXCHANGE("MAIL FROM:<a@example.com>\r\n", "530 5.7.0 Authentication required\r\n");
+    ASSERT_EXCHANGE("AUTH PLAIN " PLAIN_ALICE_WRONG "\r\n", AUTH_INVALID);
+    ASSERT_EXCHANGE("MAIL FROM:<a@example.com>\r\n", "530 5.7.0 Authentication required\r\n");
+    ASSERT_EXCHANGE("NOOP\r\n", OK);
+    ASSERT_EXCHANGE("AUTH PLAIN " PLAIN_ALICE "\r\n", AUTH_OK);
+    send_one_message();
+
+    ck_assert_uint_eq(harness.messages_len, 1);
+    ck_assert_str_eq(harness.messages[0].auth, "PLAIN alice:secret");
+}
+END_TEST
+
+/* RFC 4954 section 5: AUTH=<> or an xtext mailbox, taken without AUTH too. */
+START_TEST(test_session_auth_mail_param)
+{
+    begin_ehlo();
+    ASSERT_EXCHANGE("MAIL FROM:<a@example.com> AUTH=<>\r\n", SENDER_OK);
+    ASSERT_EXCHANGE("RCPT TO:<b@example.com>\r\n", RCPT_OK);
+    ASSERT_EXCHANGE("DATA\r\n", DATA_GO);
+    ASSERT_EXCHANGE("x\r\n.\r\n", ACCEPTED);
+    ASSERT_EXCHANGE("MAIL FROM:<e=mc2@example.com> auth=e+3Dmc2@example.com\r\n", SENDER_OK);
+    ASSERT_EXCHANGE("RSET\r\n", OK);
+    ASSERT_EXCHANGE("MAIL FROM:<a@example.com> AUTH=a+3d\r\n",
+                    "501 5.5.4 Invalid AUTH value: expected <> or an xtext-encoded "
+                    "mailbox\r\n");
+    ASSERT_EXCHANGE("MAIL FROM:<a@example.com> AUTH\r\n",
+                    "501 5.5.4 Invalid AUTH value: expected <> or an xtext-encoded "
+                    "mailbox\r\n");
+
+    ck_assert_uint_eq(harness.messages_len, 1);
+    ck_assert_str_eq(harness.messages[0].params, "AUTH=<>");
+}
+END_TEST
+
+/* Under --strict a response ending in a bare LF ends the exchange. */
+START_TEST(test_session_auth_strict_bare_lf)
+{
+    struct sc_limits limits = default_limits;
+
+    limits.strict = true;
+    restart(&limits);
+    begin_ehlo();
+    ASSERT_EXCHANGE("AUTH LOGIN\r\n", PROMPT_USERNAME);
+    ASSERT_EXCHANGE(B64_ALICE "\n", "500 5.5.2 Line ends in a bare LF; RFC 5321 requires CRLF\r\n");
+    ASSERT_EXCHANGE("AUTH LOGIN " B64_ALICE "\r\n", PROMPT_PASSWORD);
+}
+END_TEST
+
+/* A failed exchange counts toward --max-errors, and the 421 ends it. */
+START_TEST(test_session_auth_max_errors)
+{
+    struct sc_limits limits = default_limits;
+
+    limits.max_errors = 2;
+    restart(&limits);
+    begin_ehlo();
+    ASSERT_EXCHANGE("AUTH PLAIN\r\n", "334 \r\n");
+    ASSERT_EXCHANGE("!\r\n", AUTH_BAD_BASE64);
+    ASSERT_EXCHANGE("AUTH PLAIN\r\n", "334 \r\n");
+    ASSERT_EXCHANGE("*\r\nNOOP\r\n", AUTH_CANCELLED
+                    "421 4.7.0 Too many errors in this session, closing connection\r\n");
+    ck_assert(sc_session_closing(harness.session));
+}
+END_TEST
+
+START_TEST(test_session_free_in_auth)
+{
+    begin_ehlo();
+    ASSERT_EXCHANGE("AUTH LOGIN " B64_ALICE "\r\n", PROMPT_PASSWORD);
+    /* harness_free frees the session mid-exchange; ASan checks the username. */
+}
+END_TEST
+
+START_TEST(test_session_abort_in_auth)
+{
+    begin_ehlo();
+    ASSERT_EXCHANGE("AUTH LOGIN " B64_ALICE "\r\n", PROMPT_PASSWORD);
+    sc_session_abort(harness.session, "4.4.2 Idle timeout, closing connection", &harness.replies);
+    ck_assert_str_eq(reply_text(&harness), "421 4.4.2 Idle timeout, closing connection\r\n");
+    ck_assert(sc_session_closing(harness.session));
+}
+END_TEST
+
+/* With --auth alice:secret and --require-auth: every AUTH outcome, then a
+ * message. Run whole, a byte at a time, split at every offset and in
+ * random pieces, it must give the same replies and message. */
+static const char auth_transcript[] =
+    "EHLO client.example\r\n"
+    "MAIL FROM:<x@example.com>\r\n"
+    "AUTH CRAM-MD5\r\n"
+    "!!!!\r\n"
+    "AUTH LOGIN\r\n"
+    B64_ALICE "\r\n"
+    "*\r\n"
+    "AUTH PLAIN\r\n"
+    PLAIN_ALICE_WRONG "\r\n"
+    "AUTH XOAUTH2 " B64_ALICE "\r\n"
+    "AUTH CRAM-MD5\r\n"
+    CRAM_ALICE "\n"
+    "AUTH PLAIN " PLAIN_ALICE "\r\n"
+    "MAIL FROM:<a@example.com> AUTH=<>\r\n"
+    "RCPT TO:<b@example.com>\r\n"
+    "DATA\r\n"
+    "Subject: auth\r\n"
+    "\r\n"
+    "hi\r\n"
+    ".\r\n"
+    "QUIT\r\n";
+
+static const char auth_transcript_replies[] =
+    "220 mx.test ESMTP smtpcatch\r\n"
+    EHLO_REPLY
+    "530 5.7.0 Authentication required\r\n"
+    CRAM_CHALLENGE
+    AUTH_BAD_BASE64
+    PROMPT_USERNAME
+    PROMPT_PASSWORD
+    AUTH_CANCELLED
+    "334 \r\n"
+    AUTH_INVALID
+    "504 5.5.4 Unrecognized authentication mechanism; use PLAIN, LOGIN or CRAM-MD5\r\n"
+    CRAM_CHALLENGE
+    AUTH_OK
+    "503 5.5.1 Already authenticated\r\n"
+    SENDER_OK
+    RCPT_OK
+    DATA_GO
+    ACCEPTED
+    "221 2.0.0 Bye\r\n";
+
+static void check_auth_transcript(struct harness *h)
+{
+    const struct received *m;
+
+    ck_assert_str_eq(reply_text(h), auth_transcript_replies);
+    ck_assert(sc_session_closing(h->session));
+    ck_assert_uint_eq(h->pending.len, 0);
+    ck_assert_uint_eq(h->messages_len, 1);
+
+    m = &h->messages[0];
+    ck_assert_str_eq(m->auth, "CRAM-MD5 alice:f31b682c15f947207a31c85d1cf113c4");
+    ck_assert_str_eq(m->mail_from, "a@example.com");
+    ck_assert_str_eq(m->params, "AUTH=<>");
+    ASSERT_DATA(m, "Subject: auth\r\n\r\nhi\r\n");
+}
+
+/* The transcript fixture: a session with alice's credentials, required. */
+static void setup_auth_transcript(void)
+{
+    setup();
+    restart_with_credentials(true);
+}
+
+START_TEST(test_session_auth_transcript_whole)
+{
+    feed(&harness, auth_transcript, sizeof(auth_transcript) - 1);
+    check_auth_transcript(&harness);
+}
+END_TEST
+
+START_TEST(test_session_auth_transcript_bytewise)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(auth_transcript) - 1; i++)
+        feed(&harness, auth_transcript + i, 1);
+    check_auth_transcript(&harness);
+}
+END_TEST
+
+/* Run once per cut point _i, from 0 to the transcript length. */
+START_TEST(test_session_auth_transcript_split)
+{
+    size_t cut = (size_t)_i, len = sizeof(auth_transcript) - 1;
+
+    feed(&harness, auth_transcript, cut);
+    feed(&harness, auth_transcript + cut, len - cut);
+    check_auth_transcript(&harness);
+}
+END_TEST
+
+/* Run once per seed _i, in random pieces of 1 to 48 bytes. */
+START_TEST(test_session_auth_transcript_random)
+{
+    size_t done = 0, piece, len = sizeof(auth_transcript) - 1;
+
+    srand((unsigned)_i + 1);
+    while (done < len) {
+        piece = 1 + (size_t)rand() % 48;
+        if (piece > len - done)
+            piece = len - done;
+        feed(&harness, auth_transcript + done, piece);
+        done += piece;
+    }
+    check_auth_transcript(&harness);
+}
+END_TEST
+
 Suite *suite_session(void)
 {
     Suite *suite = suite_create("session");
@@ -2772,6 +3344,8 @@ Suite *suite_session(void)
     TCase *warnings = tcase_create("warnings");
     TCase *strict = tcase_create("strict");
     TCase *limits = tcase_create("limits");
+    TCase *auth = tcase_create("auth");
+    TCase *auth_transcripts = tcase_create("auth transcript");
 
     tcase_add_checked_fixture(commands, setup, teardown);
     tcase_add_test(commands, test_session_greeting);
@@ -2924,6 +3498,39 @@ Suite *suite_session(void)
     tcase_add_test(limits, test_session_max_errors_unlimited);
     tcase_add_test(limits, test_session_max_data_line);
     suite_add_tcase(suite, limits);
+
+    tcase_add_checked_fixture(auth, setup, teardown);
+    tcase_add_test(auth, test_session_auth_none);
+    tcase_add_test(auth, test_session_auth_plain);
+    tcase_add_test(auth, test_session_auth_plain_challenge);
+    tcase_add_test(auth, test_session_auth_login);
+    tcase_add_test(auth, test_session_auth_login_initial_response);
+    tcase_add_test(auth, test_session_auth_cram_md5);
+    tcase_add_test(auth, test_session_auth_retry_after_failure);
+    tcase_add_test(auth, test_session_auth_twice);
+    tcase_add_test(auth, test_session_auth_in_transaction);
+    tcase_add_test(auth, test_session_auth_needs_ehlo);
+    tcase_add_test(auth, test_session_auth_kept_by_ehlo_and_rset);
+    tcase_add_test(auth, test_session_auth_errors);
+    tcase_add_test(auth, test_session_auth_responses_not_commands);
+    tcase_add_test(auth, test_session_auth_trace_hides_secrets);
+    tcase_add_test(auth, test_session_auth_long_lines);
+    tcase_add_test(auth, test_session_auth_long_line_bounded);
+    tcase_add_test(auth, test_session_auth_required);
+    tcase_add_test(auth, test_session_auth_mail_param);
+    tcase_add_test(auth, test_session_auth_strict_bare_lf);
+    tcase_add_test(auth, test_session_auth_max_errors);
+    tcase_add_test(auth, test_session_free_in_auth);
+    tcase_add_test(auth, test_session_abort_in_auth);
+    suite_add_tcase(suite, auth);
+
+    tcase_add_checked_fixture(auth_transcripts, setup_auth_transcript, teardown);
+    tcase_add_test(auth_transcripts, test_session_auth_transcript_whole);
+    tcase_add_test(auth_transcripts, test_session_auth_transcript_bytewise);
+    tcase_add_loop_test(auth_transcripts, test_session_auth_transcript_split, 0,
+                        (int)sizeof(auth_transcript));
+    tcase_add_loop_test(auth_transcripts, test_session_auth_transcript_random, 0, 100);
+    suite_add_tcase(suite, auth_transcripts);
 
     return suite;
 }
