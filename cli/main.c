@@ -41,6 +41,7 @@ struct app {
     uv_loop_t loop;
     struct options opts;
     struct sc_server *server;
+    struct sc_tls_context *tls_ctx;     /* NULL unless --tls is given. */
     struct stdout_queue out;
     uv_timer_t timeout_timer;
     uv_timer_t stop_timer;      /* Defers an error stop out of the message callback. */
@@ -218,9 +219,9 @@ static void on_signal(uv_signal_t *handle, int signum)
     app_stop(app, 0, EXIT_SUCCESS);
 }
 
-/* Write the port to path through a temporary file in the same directory and
+/* Write text to path through a temporary file in the same directory and
  * rename(), so a reader never sees a partial file. Returns 0 or -errno. */
-static int write_port_file(const char *path, int port)
+static int write_file_atomically(const char *path, const char *text)
 {
     char tmp[4096];
     FILE *f;
@@ -231,7 +232,7 @@ static int write_port_file(const char *path, int port)
     f = fopen(tmp, "w");
     if (f == NULL)
         return -errno;
-    if (fprintf(f, "%d\n", port) < 0)
+    if (fputs(text, f) < 0)
         rc = -errno;
     if (fclose(f) != 0 && rc == 0)
         rc = -errno;
@@ -248,6 +249,7 @@ static int announce(struct app *app)
 {
     struct sc_ready_info info = {0};
     struct sc_buf line = {0};
+    char port_text[16];
     int rc;
 
     info.addresses = sc_server_addresses(app->server, &info.addresses_len);
@@ -256,12 +258,28 @@ static int announce(struct app *app)
     info.version = SC_VERSION;
 
     if (app->opts.port_file != NULL) {
-        rc = write_port_file(app->opts.port_file, info.port);
+        snprintf(port_text, sizeof(port_text), "%d\n", info.port);
+        rc = write_file_atomically(app->opts.port_file, port_text);
         if (rc != 0) {
             sc_log("error: cannot write port file %s: %s", app->opts.port_file, strerror(-rc));
             return EXIT_FAILURE;
         }
         app->port_file_written = true;
+    }
+    if (app->tls_ctx != NULL) {
+        info.tls_mode = app->opts.tls_mode == TLS_IMPLICIT ? "implicit" : "starttls";
+        info.tls_fingerprint = sc_tls_context_fingerprint(app->tls_ctx);
+    }
+    /* Unlike the port file, the certificate file stays after exit, since a
+     * test may read it after smtpcatch stopped. The next start replaces it
+     * before its ready line. */
+    if (app->opts.tls_cert_out != NULL) {
+        rc = write_file_atomically(app->opts.tls_cert_out, sc_tls_context_cert_pem(app->tls_ctx));
+        if (rc != 0) {
+            sc_log("error: cannot write TLS certificate file %s: %s", app->opts.tls_cert_out,
+                   strerror(-rc));
+            return EXIT_FAILURE;
+        }
     }
 
     if (sc_output_ready(&line, &info) != 0) {
@@ -320,6 +338,10 @@ static int run(struct app *app)
     config.limits.auth.credentials_len = app->opts.credentials_len;
     config.limits.auth.required = app->opts.require_auth;
     config.limits.auth.make_challenge = sc_auth_random_challenge;
+    config.limits.starttls = app->opts.tls_mode == TLS_STARTTLS;
+    config.limits.require_tls = app->opts.require_tls;
+    config.tls_ctx = app->tls_ctx;
+    config.implicit_tls = app->opts.tls_mode == TLS_IMPLICIT;
     config.idle_timeout = app->opts.idle_timeout;
     config.max_connections = app->opts.max_connections;
     config.verbose = app->opts.verbose;
@@ -441,6 +463,17 @@ int main(int argc, char **argv)
     /* A closed stdout must show up as EPIPE from write(), not kill the process. */
     signal(SIGPIPE, SIG_IGN);
     fit_open_files_limit(&app.opts);
+
+    /* The context, with its generated key, is made only when TLS is on, so
+     * start-up without TLS costs nothing more. */
+    if (app.opts.tls_mode != TLS_OFF) {
+        app.tls_ctx = sc_tls_context_new(app.opts.tls_cert, app.opts.tls_key, err, sizeof(err));
+        if (app.tls_ctx == NULL) {
+            sc_log("error: %s", err);
+            options_free(&app.opts);
+            return EXIT_FAILURE;
+        }
+    }
     if (uv_loop_init(&app.loop) != 0) {
         sc_log("error: cannot initialize the event loop");
         return EXIT_FAILURE;
@@ -455,6 +488,7 @@ int main(int argc, char **argv)
 
     status = run(&app);
     sc_server_free(app.server);
+    sc_tls_context_free(app.tls_ctx);
     if (uv_loop_close(&app.loop) != 0)
         sc_log("warning: event loop closed with handles still open");
     options_free(&app.opts);

@@ -26,6 +26,11 @@ enum {
     OPT_STRICT,
     OPT_AUTH,
     OPT_REQUIRE_AUTH,
+    OPT_TLS,
+    OPT_TLS_CERT,
+    OPT_TLS_KEY,
+    OPT_TLS_CERT_OUT,
+    OPT_REQUIRE_TLS,
     OPT_VERSION,
 };
 
@@ -45,6 +50,11 @@ static const struct option long_options[] = {
     {"strict", no_argument, NULL, OPT_STRICT},
     {"auth", required_argument, NULL, OPT_AUTH},
     {"require-auth", no_argument, NULL, OPT_REQUIRE_AUTH},
+    {"tls", required_argument, NULL, OPT_TLS},
+    {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+    {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+    {"tls-cert-out", required_argument, NULL, OPT_TLS_CERT_OUT},
+    {"require-tls", no_argument, NULL, OPT_REQUIRE_TLS},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
@@ -79,6 +89,19 @@ void options_print_help(void)
 "  -h, --help                show this help and exit\n"
 "      --version             show the version and exit\n"
 "\n"
+"TLS (off unless --tls is given):\n"
+"      --tls MODE            starttls: offer STARTTLS in the EHLO reply;\n"
+"                            implicit: TLS from the first byte, as on port 465\n"
+"      --tls-cert FILE       PEM certificate chain, server certificate first\n"
+"                            (default: a self-signed certificate for localhost,\n"
+"                            127.0.0.1 and ::1, generated at start-up)\n"
+"      --tls-key FILE        PEM private key without a passphrase (default: the\n"
+"                            key in the --tls-cert file)\n"
+"      --tls-cert-out FILE   before the ready line, write the certificate in PEM\n"
+"                            to FILE atomically, for clients to trust\n"
+"      --require-tls         with --tls starttls, MAIL before STARTTLS gets\n"
+"                            530 5.7.0\n"
+"\n"
 "Limits (BYTES takes a suffix K, M or G for 1024, 1024^2 or 1024^3):\n"
 "      --max-size BYTES      largest message, advertised as SIZE; larger ones\n"
 "                            get 552 5.3.4 (default 64M)\n"
@@ -100,11 +123,12 @@ void options_print_help(void)
 "\n"
 "Output (stdout, one JSON object per line, each written at once):\n"
 "  {\"event\":\"ready\",\"address\":...,\"port\":...,\"addresses\":[...],\"pid\":...,\n"
-"   \"version\":...}\n"
+"   \"version\":...,\"tls\":...}\n"
 "      first, once listening: address is the first of addresses, the list\n"
-"      of addresses bound.\n"
+"      of addresses bound. tls is null, or {\"mode\":...,\"sha256\":...} with\n"
+"      the --tls mode and the SHA-256 fingerprint of the certificate in hex.\n"
 "  {\"event\":\"message\",\"id\":...,\"received_at\":...,\"client\":{\"address\":...,\n"
-"   \"port\":...},\"helo\":...,\"esmtp\":...,\"auth\":...,\"mail_from\":...,\n"
+"   \"port\":...},\"helo\":...,\"esmtp\":...,\"auth\":...,\"tls\":...,\"mail_from\":...,\n"
 "   \"mail_params\":{...},\"rcpt_to\":[...],\"rcpt_params\":[...],\"size\":...,\n"
 "   \"warnings\":[...],\"data\":...}\n"
 "      one per accepted message, written (or queued behind earlier lines when\n"
@@ -113,7 +137,8 @@ void options_print_help(void)
 "      esmtp is true after EHLO; auth is null, or the client's AUTH as\n"
 "      {\"mechanism\":...,\"username\":...,\"password\":...}, with \"authzid\"\n"
 "      when PLAIN carried one and, for CRAM-MD5, the hex digest as\n"
-"      \"response\" in place of \"password\"; mail_from is the sender\n"
+"      \"response\" in place of \"password\"; tls is null, or the session's\n"
+"      {\"version\":...,\"cipher\":...}; mail_from is the sender\n"
 "      without angle brackets (\"\" for <>); mail_params maps each MAIL FROM\n"
 "      keyword, upper-cased, to its value, or to true when it has none;\n"
 "      rcpt_to lists the recipients in order and rcpt_params their\n"
@@ -332,6 +357,52 @@ void options_free(struct options *opts)
     opts->credentials_len = 0;
 }
 
+/* Store the file path of --tls-cert, --tls-key or --tls-cert-out.
+ * Returns 0, or -1 after writing an error for an empty path. */
+static int take_tls_file(struct options *opts, int option, const char *path, char *err,
+                         size_t errlen)
+{
+    const char *name = option == OPT_TLS_CERT ? "--tls-cert"
+                       : option == OPT_TLS_KEY ? "--tls-key" : "--tls-cert-out";
+
+    if (*path == '\0') {
+        snprintf(err, errlen, "invalid %s value '': expected a file path", name);
+        return -1;
+    }
+    if (option == OPT_TLS_CERT)
+        opts->tls_cert = path;
+    else if (option == OPT_TLS_KEY)
+        opts->tls_key = path;
+    else
+        opts->tls_cert_out = path;
+    return 0;
+}
+
+/* Check that the TLS options go together. Returns 0, or -1 after writing
+ * an error. */
+static int check_tls_options(const struct options *opts, char *err, size_t errlen)
+{
+    const char *needs_tls = opts->tls_cert ? "--tls-cert"
+                            : opts->tls_key ? "--tls-key"
+                            : opts->tls_cert_out ? "--tls-cert-out"
+                            : opts->require_tls ? "--require-tls" : NULL;
+
+    if (needs_tls != NULL && opts->tls_mode == TLS_OFF) {
+        snprintf(err, errlen, "%s needs --tls starttls or --tls implicit", needs_tls);
+        return -1;
+    }
+    if (opts->tls_key != NULL && opts->tls_cert == NULL) {
+        snprintf(err, errlen, "--tls-key needs --tls-cert, the certificate of that key");
+        return -1;
+    }
+    if (opts->require_tls && opts->tls_mode == TLS_IMPLICIT) {
+        snprintf(err, errlen, "--require-tls needs --tls starttls: with --tls implicit every "
+                 "session is over TLS already");
+        return -1;
+    }
+    return 0;
+}
+
 static void set_defaults(struct options *opts)
 {
     memset(opts, 0, sizeof(*opts));
@@ -469,6 +540,26 @@ int options_parse(int argc, char **argv, struct options *opts, char *err, size_t
         case OPT_REQUIRE_AUTH:
             opts->require_auth = true;
             break;
+        case OPT_TLS:
+            if (strcmp(optarg, "starttls") == 0) {
+                opts->tls_mode = TLS_STARTTLS;
+            } else if (strcmp(optarg, "implicit") == 0) {
+                opts->tls_mode = TLS_IMPLICIT;
+            } else {
+                snprintf(err, errlen, "invalid --tls value '%.100s': expected starttls or "
+                         "implicit", optarg);
+                return -1;
+            }
+            break;
+        case OPT_TLS_CERT:
+        case OPT_TLS_KEY:
+        case OPT_TLS_CERT_OUT:
+            if (take_tls_file(opts, c, optarg, err, errlen) != 0)
+                return -1;
+            break;
+        case OPT_REQUIRE_TLS:
+            opts->require_tls = true;
+            break;
         case 'v':
             opts->verbose = true;
             break;
@@ -500,5 +591,5 @@ int options_parse(int argc, char **argv, struct options *opts, char *err, size_t
         return -1;
     }
     opts->port = port_text != NULL ? port : listen_port;
-    return 0;
+    return check_tls_options(opts, err, errlen);
 }

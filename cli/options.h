@@ -13,6 +13,13 @@
 #define SC_DEFAULT_IDLE_TIMEOUT 300.0
 #define SC_DEFAULT_MAX_CONNECTIONS 10000
 
+/* The TLS mode chosen with --tls. */
+enum tls_mode {
+    TLS_OFF,
+    TLS_STARTTLS,               /* Plaintext first; EHLO offers STARTTLS (RFC 3207). */
+    TLS_IMPLICIT,               /* TLS from the first byte (RFC 8314). */
+};
+
 /* The parsed options. The strings point into argv or static storage,
  * except credentials, which options_free releases. */
 struct options {
@@ -33,6 +40,11 @@ struct options {
     struct sc_credential *credentials;  /* From --auth, in order; its strings are copies. */
     size_t credentials_len;
     bool require_auth;
+    enum tls_mode tls_mode;
+    const char *tls_cert;       /* PEM certificate chain; NULL: a generated certificate. */
+    const char *tls_key;        /* PEM private key; NULL: read it from tls_cert. */
+    const char *tls_cert_out;   /* Output path of the certificate in PEM; NULL: none. */
+    bool require_tls;
     bool verbose;
     bool help;
     bool version;

@@ -51,7 +51,8 @@ struct sc_auth_result {
     char *response;             /* CRAM-MD5's hex digest as sent; NULL otherwise. */
 };
 
-/* Owns every string and array except data and client_address. */
+/* Owns every string and array except data, client_address and the two TLS
+ * strings, which the session owns and frees. */
 struct sc_message {
     char *helo;                 /* HELO or EHLO argument; NULL if none given. */
     bool esmtp;                 /* The client greeted with EHLO. */
@@ -71,13 +72,16 @@ struct sc_message {
     unsigned warnings;          /* SC_WARN_* bits. */
     bool chunked;               /* The body came by BDAT, not DATA. */
 
+    const char *tls_version;    /* Such as "TLSv1.3"; NULL when the session is not over TLS. */
+    const char *tls_cipher;     /* OpenSSL's name of the cipher suite; NULL without TLS. */
+
     const char *client_address; /* Set by the server layer; NULL in unit tests. */
     int client_port;
 };
 
 /* Free the transaction's fields (sender, parameters, recipients) and clear
- * the data pointer. helo, esmtp, auth and the client address stay: they
- * belong to the session, not the transaction. Safe to call twice. */
+ * the data pointer. helo, esmtp, auth, the TLS strings and the client
+ * address stay: they belong to the session, not the transaction. Safe to call twice. */
 void sc_message_reset(struct sc_message *m);
 
 /* Free the strings of an AUTH result and mark it not authenticated. Safe

@@ -185,7 +185,7 @@ void sc_format_timestamp(const struct timespec *t, char *buf, size_t size)
 
 int sc_output_ready(struct sc_buf *line, const struct sc_ready_info *info)
 {
-    cJSON *root, *list;
+    cJSON *root, *list, *tls;
     char *text;
     size_t i;
     int rc = -1;
@@ -205,6 +205,13 @@ int sc_output_ready(struct sc_buf *line, const struct sc_ready_info *info)
     cJSON_AddItemToObject(root, "addresses", list);
     cJSON_AddNumberToObject(root, "pid", (double)info->pid);
     cJSON_AddStringToObject(root, "version", info->version);
+    if (info->tls_mode != NULL) {
+        tls = cJSON_AddObjectToObject(root, "tls");
+        cJSON_AddStringToObject(tls, "mode", info->tls_mode);
+        cJSON_AddStringToObject(tls, "sha256", info->tls_fingerprint);
+    } else {
+        cJSON_AddNullToObject(root, "tls");
+    }
 
     text = cJSON_PrintUnformatted(root);
     if (text == NULL)
@@ -255,6 +262,21 @@ static cJSON *auth_object(const struct sc_auth_result *auth)
     return object;
 }
 
+/* Build {"version":...,"cipher":...} for a session over TLS, or null. */
+static cJSON *tls_object(const struct sc_message *msg)
+{
+    cJSON *object;
+
+    if (msg->tls_version == NULL)
+        return cJSON_CreateNull();
+    object = cJSON_CreateObject();
+    if (object == NULL)
+        return NULL;
+    cJSON_AddStringToObject(object, "version", msg->tls_version);
+    cJSON_AddStringToObject(object, "cipher", msg->tls_cipher ? msg->tls_cipher : "");
+    return object;
+}
+
 /* Build the message object without its data member. Returns NULL when out of memory. */
 static cJSON *build_envelope(const struct sc_message *msg, uint64_t id,
                              const struct timespec *received_at)
@@ -284,6 +306,7 @@ static cJSON *build_envelope(const struct sc_message *msg, uint64_t id,
         cJSON_AddNullToObject(root, "helo");
     cJSON_AddBoolToObject(root, "esmtp", msg->esmtp);
     cJSON_AddItemToObject(root, "auth", auth_object(&msg->auth));
+    cJSON_AddItemToObject(root, "tls", tls_object(msg));
     cJSON_AddStringToObject(root, "mail_from", msg->mail_from ? msg->mail_from : "");
 
     cJSON_AddItemToObject(root, "mail_params",

@@ -28,6 +28,8 @@ struct sc_ready_info {
     int port;
     long pid;
     const char *version;
+    const char *tls_mode;           /* "starttls" or "implicit"; NULL: "tls" is null. */
+    const char *tls_fingerprint;    /* SHA-256 of the certificate, in hex, with tls_mode. */
 };
 
 /* Render the ready line into line (cleared first). Returns 0, or -1 when out of memory. */

@@ -4,6 +4,11 @@
  * go into one buffer shared by all connections (libuv runs one read
  * callback at a time), so an idle session holds no read buffer; bytes that
  * a read leaves unparsed are copied into the connection's own buffer.
+ *
+ * With TLS, a connection also owns an sc_tls session, started at accept
+ * (implicit TLS) or after the 220 reply to STARTTLS. Bytes read go through
+ * it, and its plaintext lands in the connection's input buffer; replies are
+ * encrypted on their way out.
  */
 #include "server.h"
 
@@ -38,7 +43,7 @@ struct listener {
     char address[64];
 };
 
-/* A connected client. It owns tcp, timer, session and both buffers, and
+/* A connected client. It owns tcp, timer, session, tls and the buffers, and
  * borrows srv, which outlives it. Only on_conn_closed frees it, after both
  * handles are closed. */
 struct conn {
@@ -48,7 +53,10 @@ struct conn {
     struct sc_server *srv;
     struct sc_session *session;
     struct sc_buf in;           /* Input a feed did not consume yet. */
-    struct sc_buf out;          /* Replies not yet handed to libuv. */
+    struct sc_buf out;          /* Replies not yet handed to libuv, or not yet encrypted. */
+    struct sc_tls *tls;         /* NULL until implicit TLS or STARTTLS starts it. */
+    struct sc_buf tls_out;      /* Encrypted bytes not yet handed to libuv. */
+    bool tls_reported;          /* sc_session_tls_started was called. */
     uint64_t id;                /* The N of conn=N in log lines. */
     char address[64];
     int port;
@@ -84,6 +92,7 @@ struct sc_server {
     size_t conns_len;
     size_t sessions_len;        /* Connections that got a greeting, not a 421. */
     uint64_t rejected_len;      /* Connections rejected by max_connections. */
+    uint64_t tls_failures_len;  /* Connections closed by a TLS failure. */
     uint64_t next_conn_id;
     int open_handles;           /* Listeners and the grace timer not yet closed. */
 
@@ -165,8 +174,10 @@ static void on_conn_closed(uv_handle_t *handle)
         srv->sessions_len--;
 
     sc_session_free(c->session);
+    sc_tls_free(c->tls);
     sc_buf_free(&c->in);
     sc_buf_free(&c->out);
+    sc_buf_free(&c->tls_out);
     free(c);
     check_done(srv);
 }
@@ -218,6 +229,15 @@ static void conn_finish(struct conn *c, const char *reason)
     c->shutting_down = true;
     c->close_reason = reason;
 
+    /* Encrypt the last replies, then send close_notify after them. */
+    if (c->tls != NULL) {
+        conn_flush(c);
+        sc_tls_shutdown(c->tls, &c->tls_out);
+        conn_flush(c);
+        if (c->closing)
+            return;
+    }
+
     c->shutdown_req.data = c;
     if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
         conn_close(c, reason);
@@ -243,39 +263,78 @@ static void on_write(uv_write_t *req, int status)
         resume_reading(c);
 }
 
-/* Hand the pending replies to the socket: directly when it takes them,
- * else through a queued write that owns a copy. */
+/* Log a TLS failure that closes a connection: the 1st, 2nd, 4th, 8th...
+ * one, so a flood of bad clients cannot flood stderr. */
+static void log_tls_failure(struct conn *c)
+{
+    struct sc_server *srv = c->srv;
+
+    srv->tls_failures_len++;
+    if ((srv->tls_failures_len & (srv->tls_failures_len - 1)) == 0)
+        sc_log("conn=%llu tls error address=%s: %s; closing (TLS failures so far: %llu)",
+               (unsigned long long)c->id, c->address, sc_tls_error(c->tls),
+               (unsigned long long)srv->tls_failures_len);
+}
+
+/* Move the replies in c->out, encrypted, to c->tls_out. Before the handshake
+ * is done they wait in c->out. Returns false after closing the connection. */
+static bool encrypt_replies(struct conn *c)
+{
+    int rc;
+
+    if (c->out.len == 0 || !sc_tls_handshake_done(c->tls))
+        return true;
+
+    rc = sc_tls_write(c->tls, c->out.data, c->out.len, &c->tls_out);
+    sc_buf_clear(&c->out);
+    if (rc == SC_TLS_OK || rc == SC_TLS_ERR_STATE)
+        return true;            /* ERR_STATE: after close_notify nothing more is sent. */
+    log_tls_failure(c);
+    conn_close(c, "tls-error");
+    return false;
+}
+
+/* Hand the pending bytes (replies, or TLS records) to the socket: directly
+ * when it takes them, else through a queued write that owns a copy. */
 static void conn_flush(struct conn *c)
 {
+    struct sc_buf *wire = &c->out;
     struct write_req *w;
     uv_buf_t buf;
     int n;
 
-    if (c->out.len == 0 || c->closing)
+    if (c->closing)
+        return;
+    if (c->tls != NULL) {
+        if (!encrypt_replies(c))
+            return;
+        wire = &c->tls_out;
+    }
+    if (wire->len == 0)
         return;
 
-    buf = uv_buf_init(c->out.data, (unsigned)c->out.len);
+    buf = uv_buf_init(wire->data, (unsigned)wire->len);
     n = uv_try_write((uv_stream_t *)&c->tcp, &buf, 1);
     if (n < 0 && n != UV_EAGAIN) {
         conn_close(c, "write-error");
         return;
     }
     if (n > 0)
-        sc_buf_consume(&c->out, (size_t)n);
-    if (c->out.len == 0)
+        sc_buf_consume(wire, (size_t)n);
+    if (wire->len == 0)
         return;
 
-    w = malloc(sizeof(*w) + c->out.len);
+    w = malloc(sizeof(*w) + wire->len);
     if (w == NULL) {
         sc_log("conn=%llu error: out of memory queueing %zu bytes of replies; closing",
-               (unsigned long long)c->id, c->out.len);
+               (unsigned long long)c->id, wire->len);
         conn_close(c, "out-of-memory");
         return;
     }
-    memcpy(w->bytes, c->out.data, c->out.len);
-    buf = uv_buf_init(w->bytes, (unsigned)c->out.len);
+    memcpy(w->bytes, wire->data, wire->len);
+    buf = uv_buf_init(w->bytes, (unsigned)wire->len);
     w->req.data = c;
-    sc_buf_clear(&c->out);
+    sc_buf_clear(wire);
     if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, on_write) != 0) {
         free(w);
         conn_close(c, "write-error");
@@ -292,6 +351,11 @@ static void on_idle_timeout(uv_timer_t *timer)
 {
     struct conn *c = timer->data;
 
+    /* A reply cannot reach a client that has not finished its handshake. */
+    if (c->tls != NULL && !sc_tls_handshake_done(c->tls)) {
+        conn_finish(c, "idle-timeout");
+        return;
+    }
     if (sc_session_saw_dot_line_bare_lf(c->session))
         sc_log("conn=%llu idle timeout in message data after a \".\" line next to a bare "
                "LF: the client probably ends its data with LF.LF or LF.CRLF, but RFC 5321 "
@@ -307,11 +371,91 @@ static void restart_idle_timer(struct conn *c)
         uv_timer_start(&c->timer, on_idle_timeout, ms_from_seconds(c->srv->cfg.idle_timeout), 0);
 }
 
+/*
+ * Start TLS after the 220 reply to STARTTLS went out in plaintext. Bytes the
+ * client sent after the STARTTLS line are dropped unread: executing them
+ * would let an attacker on the path inject plaintext commands into the
+ * encrypted session (the STARTTLS command injection bugs, CVE-2011-0411).
+ */
+static void start_tls(struct conn *c)
+{
+    if (c->in.len > 0) {
+        sc_log("conn=%llu discarded %zu bytes that the client sent after STARTTLS, before "
+               "the TLS handshake", (unsigned long long)c->id, c->in.len);
+        sc_buf_free(&c->in);
+    }
+
+    c->tls = sc_tls_new(c->srv->cfg.tls_ctx);
+    if (c->tls == NULL) {
+        sc_log("conn=%llu error: out of memory starting TLS; closing", (unsigned long long)c->id);
+        conn_close(c, "out-of-memory");
+    }
+}
+
+/* Tell the session that the handshake is done, and greet a client of
+ * implicit TLS. Returns false after closing the connection. */
+static bool report_handshake(struct conn *c)
+{
+    const char *version = sc_tls_version(c->tls), *cipher = sc_tls_cipher(c->tls);
+
+    c->tls_reported = true;
+    if (sc_session_tls_started(c->session, version, cipher) != 0) {
+        sc_log("conn=%llu error: out of memory after the TLS handshake; closing",
+               (unsigned long long)c->id);
+        conn_close(c, "out-of-memory");
+        return false;
+    }
+    if (c->srv->cfg.verbose)
+        sc_log("conn=%llu tls started version=%s cipher=%s", (unsigned long long)c->id,
+               version, cipher);
+    if (c->srv->cfg.implicit_tls)
+        sc_session_greet(c->session, c->srv->cfg.hostname, &c->out);
+    return true;
+}
+
+/* Decrypt bytes, feed the plaintext to the session, send its replies. A
+ * failed handshake or record gets OpenSSL's alert, and the connection is
+ * closed; close_notify from the client counts as end of file. */
+static void conn_process_tls(struct conn *c, const char *bytes, size_t len)
+{
+    size_t used;
+
+    if (sc_tls_feed(c->tls, bytes, len, &c->in, &c->tls_out) != SC_TLS_OK) {
+        log_tls_failure(c);
+        sc_buf_clear(&c->out);
+        c->no_linger = true;
+        conn_flush(c);
+        conn_finish(c, "tls-error");
+        return;
+    }
+    if (!c->tls_reported && sc_tls_handshake_done(c->tls) && !report_handshake(c))
+        return;
+
+    if (c->in.len > 0) {
+        used = sc_session_feed(c->session, c->in.data, c->in.len, &c->out);
+        sc_buf_consume(&c->in, used);
+        if (c->in.len == 0 && c->in.cap > INPUT_BUF_KEEP)
+            sc_buf_free(&c->in);
+    }
+
+    conn_flush(c);
+    if (c->closing)
+        return;
+    if (sc_session_closing(c->session))
+        conn_finish(c, sc_session_close_reason(c->session));
+    else if (sc_tls_peer_closed(c->tls))
+        conn_finish(c, sc_session_in_data(c->session) ? "eof-in-data" : "eof");
+}
+
 /* Feed bytes to the session, keep what it leaves, send its replies. */
 static void conn_process(struct conn *c, const char *bytes, size_t len)
 {
     size_t used;
 
+    if (c->tls != NULL) {
+        conn_process_tls(c, bytes, len);
+        return;
+    }
     if (c->in.len == 0) {
         used = sc_session_feed(c->session, bytes, len, &c->out);
         if (used < len && sc_buf_append(&c->in, bytes + used, len - used) != 0) {
@@ -330,7 +474,11 @@ static void conn_process(struct conn *c, const char *bytes, size_t len)
     }
 
     conn_flush(c);
-    if (sc_session_closing(c->session))
+    if (c->closing)
+        return;
+    if (sc_session_wants_tls(c->session))
+        start_tls(c);
+    else if (sc_session_closing(c->session))
         conn_finish(c, sc_session_close_reason(c->session));
 }
 
@@ -475,7 +623,11 @@ static void on_connection(uv_stream_t *listener, int status)
                    "so far", (unsigned long long)c->id, srv->sessions_len,
                    (unsigned long long)srv->rejected_len);
         c->no_linger = true;
-        sc_session_abort(c->session, "4.7.0 Too many connections, try again later", &c->out);
+        /* NOTE: A client of implicit TLS is closed without the 421, which it
+         * could not read before a handshake. */
+        if (!srv->cfg.implicit_tls)
+            sc_session_abort(c->session, "4.7.0 Too many connections, try again later",
+                             &c->out);
         conn_flush(c);
         uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
         conn_finish(c, "too-many-connections");
@@ -484,8 +636,19 @@ static void on_connection(uv_stream_t *listener, int status)
 
     c->counted = true;
     srv->sessions_len++;
-    sc_session_greet(c->session, srv->cfg.hostname, &c->out);
-    conn_flush(c);
+    if (srv->cfg.implicit_tls) {
+        /* The greeting waits for the handshake: see report_handshake. */
+        c->tls = sc_tls_new(srv->cfg.tls_ctx);
+        if (c->tls == NULL) {
+            sc_log("conn=%llu error: out of memory starting TLS; closing",
+                   (unsigned long long)c->id);
+            conn_close(c, "out-of-memory");
+            return;
+        }
+    } else {
+        sc_session_greet(c->session, srv->cfg.hostname, &c->out);
+        conn_flush(c);
+    }
     uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
     restart_idle_timer(c);
 }

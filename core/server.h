@@ -12,6 +12,7 @@
 
 #include "message.h"
 #include "session.h"
+#include "tls.h"
 
 #define SC_MAX_LISTENERS 8
 
@@ -25,6 +26,12 @@ struct sc_server_config {
     double idle_timeout;        /* Seconds a client may stay silent; 0 for none. */
     size_t max_connections;     /* Sessions open at once; more get 421 4.7.0. 0: no limit. */
     bool verbose;               /* Log every command and reply on stderr. */
+
+    /* TLS: NULL for none. With it, limits.starttls offers STARTTLS, or
+     * implicit_tls starts TLS at accept and greets after the handshake. The
+     * context is borrowed and must outlive the server. */
+    struct sc_tls_context *tls_ctx;
+    bool implicit_tls;
 
     /* Called once per complete message; see enum sc_verdict. Required. */
     enum sc_verdict (*on_message)(void *arg, struct sc_message *msg);

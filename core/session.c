@@ -1,6 +1,7 @@
 /*
  * The SMTP session state machine (RFC 5321, with PIPELINING, SIZE, 8BITMIME,
- * SMTPUTF8, ENHANCEDSTATUSCODES, CHUNKING, BINARYMIME, DSN and AUTH). Only
+ * SMTPUTF8, ENHANCEDSTATUSCODES, CHUNKING, BINARYMIME, DSN, AUTH and
+ * STARTTLS). Only
  * sc_enter() changes the state. Command lines are found with memchr and
  * parsed in place. body.c receives the message body, and auth.c checks the
  * SASL responses of AUTH. The server layer owns the socket and calls
@@ -27,6 +28,7 @@ enum sc_state {
     SC_CHUNK,       /* Reading the bytes of one BDAT chunk. */
     SC_BDAT,        /* Between BDAT chunks of one transaction. */
     SC_AUTH,        /* AUTH sent a 334: the next line is a SASL response. */
+    SC_TLS_WAIT,    /* STARTTLS sent its 220: no input until TLS has started. */
     SC_CLOSING,     /* QUIT or 421 sent; input is ignored. */
 };
 
@@ -53,6 +55,8 @@ struct sc_session {
     bool discarding_line;       /* Skipping the rest of an overlong command line. */
     bool discarding_auth;       /* That line is an AUTH command or response. */
     bool draining;              /* The server is stopping: take no new transaction. */
+    char *tls_version;          /* Set by sc_session_tls_started; msg points to both. */
+    char *tls_cipher;
 };
 
 static void finish_chunk(struct sc_session *s, struct sc_buf *out);
@@ -180,6 +184,9 @@ static void cmd_ehlo(struct sc_session *s, const char *arg, size_t len, struct s
     reply(s, out, "250-CHUNKING");
     reply(s, out, "250-BINARYMIME");
     reply(s, out, "250-DSN");
+    /* RFC 3207 section 4.2: STARTTLS is not offered again over TLS. */
+    if (s->limits.starttls && s->tls_version == NULL)
+        reply(s, out, "250-STARTTLS");
     reply(s, out, "250-AUTH " SC_AUTH_MECHANISMS);
     reply(s, out, "250 HELP");
     sc_enter(s, SC_READY);
@@ -295,6 +302,10 @@ static void cmd_mail(struct sc_session *s, const char *arg, size_t len, struct s
     }
     if (s->draining) {
         reply_draining(s, out);
+        return;
+    }
+    if (s->limits.require_tls && s->tls_version == NULL) {
+        reply(s, out, "530 5.7.0 Must issue a STARTTLS command first");
         return;
     }
     if (s->limits.auth.required && s->msg.auth.mechanism == NULL) {
@@ -643,6 +654,36 @@ static void take_auth_response(struct sc_session *s, const char *text, size_t le
     auth_reply(s, status, line, out);
 }
 
+/*
+ * STARTTLS (RFC 3207). After the 220 the session consumes nothing more
+ * until the server reports the handshake with sc_session_tls_started. It
+ * is accepted before EHLO too, as the RFC does not forbid it. Without
+ * limits.starttls it is not advertised and gets 502.
+ */
+static void cmd_starttls(struct sc_session *s, const char *arg, size_t len, struct sc_buf *out)
+{
+    if (!s->limits.starttls) {
+        reply(s, out, "502 5.5.1 Command not implemented");
+        return;
+    }
+    if (!arg_empty(arg, len)) {
+        reply(s, out, "501 5.5.4 STARTTLS takes no argument");
+        return;
+    }
+    if (s->tls_version != NULL) {
+        reply(s, out, "503 5.5.1 TLS already started");
+        return;
+    }
+    if (s->state != SC_FRESH && s->state != SC_READY) {
+        reply(s, out, "503 5.5.1 STARTTLS is not allowed during a mail transaction");
+        return;
+    }
+
+    reply(s, out, "220 2.0.0 Ready to start TLS");
+    if (s->state != SC_CLOSING)
+        sc_enter(s, SC_TLS_WAIT);
+}
+
 /* Commands from RFC 5321 and its extensions that this server does not offer. */
 static void cmd_not_implemented(struct sc_session *s, const char *arg, size_t len,
                                 struct sc_buf *out)
@@ -668,7 +709,7 @@ static const struct command commands[] = {
     {"ETRN", cmd_not_implemented},
     {"BDAT", cmd_bdat},
     {"AUTH", cmd_auth},
-    {"STARTTLS", cmd_not_implemented},
+    {"STARTTLS", cmd_starttls},
 };
 
 /* Trace a command line. An AUTH line loses its initial response, which
@@ -935,7 +976,7 @@ static size_t feed_commands(struct sc_session *s, const char *in, size_t len, st
     bool auth;
 
     while (consumed < len && s->state != SC_DATA && s->state != SC_CHUNK &&
-           s->state != SC_CLOSING) {
+           s->state != SC_CLOSING && s->state != SC_TLS_WAIT) {
         line = in + consumed;
         nl = memchr(line, '\n', len - consumed);
         limit = line_limit(s, line, len - consumed, &auth);
@@ -1015,6 +1056,8 @@ void sc_session_free(struct sc_session *s)
     free(s->msg.helo);
     sc_body_free(&s->body);
     sc_auth_exchange_reset(&s->auth);
+    free(s->tls_version);
+    free(s->tls_cipher);
     free(s);
 }
 
@@ -1069,4 +1112,38 @@ void sc_session_set_client(struct sc_session *s, const char *address, int port)
 {
     s->msg.client_address = address;
     s->msg.client_port = port;
+}
+
+bool sc_session_wants_tls(const struct sc_session *s)
+{
+    return s->state == SC_TLS_WAIT;
+}
+
+int sc_session_tls_started(struct sc_session *s, const char *version, const char *cipher)
+{
+    char *version_copy = strdup(version), *cipher_copy = strdup(cipher);
+
+    if (version_copy == NULL || cipher_copy == NULL) {
+        free(version_copy);
+        free(cipher_copy);
+        return -1;
+    }
+
+    free(s->tls_version);
+    free(s->tls_cipher);
+    s->tls_version = version_copy;
+    s->tls_cipher = cipher_copy;
+    s->msg.tls_version = version_copy;
+    s->msg.tls_cipher = cipher_copy;
+
+    /* RFC 3207 section 4.2: drop everything the client sent before TLS. */
+    reset_transaction(s);
+    sc_auth_exchange_reset(&s->auth);
+    sc_auth_result_clear(&s->msg.auth);
+    free(s->msg.helo);
+    s->msg.helo = NULL;
+    s->msg.esmtp = false;
+    if (s->state != SC_CLOSING)
+        sc_enter(s, SC_FRESH);
+    return 0;
 }

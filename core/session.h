@@ -30,6 +30,8 @@ struct sc_limits {
     size_t max_data_line;       /* Longest message line, without its ending; 0: any. */
     unsigned max_errors;        /* Error replies before 421 and close; 0: no limit. */
     bool strict;                /* Reject bare LF and bare CR (RFC 5321 section 2.3.8). */
+    bool starttls;              /* Offer STARTTLS (RFC 3207), which the server layer starts. */
+    bool require_tls;           /* MAIL before STARTTLS gets 530 5.7.0. */
     struct sc_auth_config auth; /* Credentials, --require-auth, CRAM-MD5 challenges. */
 };
 
@@ -101,6 +103,23 @@ const char *sc_session_close_reason(const struct sc_session *s);
 /* Make the next MAIL get 421 4.3.2 and close the session, because the server
  * is stopping. A transaction already under way still completes. */
 void sc_session_set_draining(struct sc_session *s);
+
+/* Return true once a STARTTLS got its 220 reply. From then on the session
+ * consumes no input. The server discards every byte after the STARTTLS
+ * line, because those bytes came in plaintext (the command injection bugs
+ * of CVE-2011-0411). It then starts TLS and, after the handshake, calls
+ * sc_session_tls_started. */
+bool sc_session_wants_tls(const struct sc_session *s);
+
+/*
+ * Record that the connection now runs over TLS, with the protocol version
+ * and cipher suite that messages report (both copied). The session returns
+ * to the state right after the greeting: the HELO or EHLO name, the
+ * transaction and the AUTH result are forgotten (RFC 3207 section 4.2). For
+ * implicit TLS, call it after the handshake and before sc_session_greet.
+ * Returns 0, or -1 when out of memory.
+ */
+int sc_session_tls_started(struct sc_session *s, const char *version, const char *cipher);
 
 /* Set the client's address, reported with each message. Not copied: the
  * caller keeps it alive as long as the session. */

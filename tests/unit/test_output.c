@@ -365,7 +365,7 @@ END_TEST
 START_TEST(test_output_ready)
 {
     static const char *const addresses[] = {"127.0.0.1", "::1"};
-    struct sc_ready_info info = {addresses, 2, 40123, 4242, "0.1.0"};
+    struct sc_ready_info info = {addresses, 2, 40123, 4242, "0.1.0", NULL, NULL};
     struct sc_buf line = {0};
     const cJSON *list;
 
@@ -384,6 +384,7 @@ START_TEST(test_output_ready)
     ck_assert_double_eq(get_number(parsed, "port"), 40123);
     ck_assert_double_eq(get_number(parsed, "pid"), 4242);
     ck_assert_str_eq(get_string(parsed, "version"), "0.1.0");
+    ck_assert(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(parsed, "tls")));
     list = cJSON_GetObjectItemCaseSensitive(parsed, "addresses");
     ck_assert(cJSON_IsArray(list));
     ck_assert_int_eq(cJSON_GetArraySize(list), 2);
@@ -393,9 +394,30 @@ START_TEST(test_output_ready)
 }
 END_TEST
 
+START_TEST(test_output_ready_tls)
+{
+    static const char *const addresses[] = {"127.0.0.1"};
+    static const char fingerprint[] =
+        "85794308809ee7725e7969b2d47a67531ec84ea9018ae5b8f12f0f0614f09eb9";
+    struct sc_ready_info info = {addresses, 1, 2525, 1, "0.1.0", "implicit", fingerprint};
+    struct sc_buf line = {0};
+    const cJSON *tls;
+
+    ck_assert_int_eq(sc_output_ready(&line, &info), 0);
+    parsed = cJSON_ParseWithLength(line.data, line.len - 1);
+    ck_assert_ptr_nonnull(parsed);
+    sc_buf_free(&line);
+
+    tls = cJSON_GetObjectItemCaseSensitive(parsed, "tls");
+    ck_assert(cJSON_IsObject(tls));
+    ck_assert_str_eq(get_string(tls, "mode"), "implicit");
+    ck_assert_str_eq(get_string(tls, "sha256"), fingerprint);
+}
+END_TEST
+
 START_TEST(test_output_ready_no_address)
 {
-    struct sc_ready_info info = {NULL, 0, 2525, 1, "0.1.0"};
+    struct sc_ready_info info = {NULL, 0, 2525, 1, "0.1.0", NULL, NULL};
     struct sc_buf line = {0};
 
     ck_assert_int_eq(sc_output_ready(&line, &info), 0);
@@ -449,6 +471,39 @@ START_TEST(test_output_message_members)
     ck_assert_double_eq(get_number(parsed, "size"), sizeof(data) - 1);
     ck_assert_str_eq(get_string(parsed, "data"), data);
     ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(parsed, "data_base64"));
+}
+END_TEST
+
+START_TEST(test_output_tls_null)
+{
+    struct sc_message msg;
+
+    fill_message(&msg, "x", 1);
+    write_and_parse(&msg);
+    free_message(&msg);
+
+    ck_assert(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(parsed, "tls")));
+}
+END_TEST
+
+START_TEST(test_output_tls)
+{
+    struct sc_message msg;
+    const cJSON *tls;
+
+    fill_message(&msg, "x", 1);
+    msg.tls_version = "TLSv1.3";
+    msg.tls_cipher = "TLS_AES_256_GCM_SHA384";
+    write_and_parse(&msg);
+    msg.tls_version = NULL;
+    msg.tls_cipher = NULL;
+    free_message(&msg);
+
+    tls = cJSON_GetObjectItemCaseSensitive(parsed, "tls");
+    ck_assert(cJSON_IsObject(tls));
+    ck_assert_str_eq(get_string(tls, "version"), "TLSv1.3");
+    ck_assert_str_eq(get_string(tls, "cipher"), "TLS_AES_256_GCM_SHA384");
+    ck_assert_int_eq(cJSON_GetArraySize(tls), 2);
 }
 END_TEST
 
@@ -1057,6 +1112,9 @@ Suite *suite_output(void)
     tcase_add_test(lines, test_output_message_members);
     tcase_add_test(lines, test_output_message_envelope_variants);
     tcase_add_test(lines, test_output_auth_null);
+    tcase_add_test(lines, test_output_tls_null);
+    tcase_add_test(lines, test_output_tls);
+    tcase_add_test(lines, test_output_ready_tls);
     tcase_add_test(lines, test_output_auth_plain);
     tcase_add_test(lines, test_output_auth_cram_md5);
     tcase_add_test(lines, test_output_message_utf8_envelope);

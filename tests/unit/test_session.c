@@ -32,6 +32,7 @@ struct received {
     unsigned warnings;          /* SC_WARN_* bits. */
     bool chunked;
     char *auth;                 /* "MECHANISM [authzid/]username:secret", or NULL. */
+    char *tls;                  /* "VERSION CIPHER", or NULL without TLS. */
 };
 
 /* One session under test with everything it produced. It owns all of it,
@@ -115,6 +116,22 @@ static char *format_auth(const struct sc_auth_result *auth)
     return text.data;
 }
 
+/* Format the TLS of a message as "VERSION CIPHER", or return NULL when it
+ * came without TLS. The caller frees the result. */
+static char *format_tls(const struct sc_message *msg)
+{
+    struct sc_buf text = {0};
+
+    if (msg->tls_version == NULL)
+        return NULL;
+    ck_assert_ptr_nonnull(msg->tls_cipher);
+    sc_buf_append_str(&text, msg->tls_version);
+    sc_buf_append_str(&text, " ");
+    sc_buf_append_str(&text, msg->tls_cipher);
+    ck_assert_int_eq(sc_buf_append(&text, "", 1), 0);
+    return text.data;
+}
+
 /* Copy the message the session hands to the hook, because the message is
  * valid only during the call. */
 static enum sc_verdict record_message(void *arg, struct sc_message *msg)
@@ -152,6 +169,7 @@ static enum sc_verdict record_message(void *arg, struct sc_message *msg)
 
     r->rcpt_params = format_rcpt_params(msg);
     r->auth = format_auth(&msg->auth);
+    r->tls = format_tls(msg);
     r->warnings = msg->warnings;
     r->chunked = msg->chunked;
 
@@ -208,6 +226,7 @@ static void harness_free(struct harness *h)
         free(r->rcpt_to);
         free(r->rcpt_params);
         free(r->auth);
+        free(r->tls);
         free(r->data);
     }
     h->messages_len = 0;
@@ -3332,6 +3351,221 @@ START_TEST(test_session_auth_transcript_random)
 }
 END_TEST
 
+/* --------------------------------------------------------------- STARTTLS */
+
+#define TLS_READY "220 2.0.0 Ready to start TLS\r\n"
+#define TLS_VERSION "TLSv1.3"
+#define TLS_CIPHER "TLS_AES_128_GCM_SHA256"
+
+/* The EHLO reply of a server that offers STARTTLS (RFC 3207). */
+#define EHLO_REPLY_STARTTLS             \
+    "250-mx.test\r\n"                   \
+    "250-PIPELINING\r\n"                \
+    "250-SIZE 10000\r\n"                \
+    "250-8BITMIME\r\n"                  \
+    "250-SMTPUTF8\r\n"                  \
+    "250-ENHANCEDSTATUSCODES\r\n"       \
+    "250-CHUNKING\r\n"                  \
+    "250-BINARYMIME\r\n"                \
+    "250-DSN\r\n"                       \
+    "250-STARTTLS\r\n"                  \
+    "250-AUTH PLAIN LOGIN CRAM-MD5\r\n" \
+    "250 HELP\r\n"
+
+/* The limits of a server with --tls starttls, and --require-tls when required. */
+static struct sc_limits starttls_limits(bool required)
+{
+    struct sc_limits limits = default_limits;
+
+    limits.starttls = true;
+    limits.require_tls = required;
+    return limits;
+}
+
+static void setup_starttls(void)
+{
+    struct sc_limits limits = starttls_limits(false);
+
+    harness_init(&harness, &limits);
+}
+
+/* Send STARTTLS, expect the 220, and report the handshake as the server does. */
+static void start_tls(void)
+{
+    ASSERT_EXCHANGE("STARTTLS\r\n", TLS_READY);
+    ck_assert(sc_session_wants_tls(harness.session));
+    ck_assert_uint_eq(harness.pending.len, 0);
+    ck_assert_int_eq(sc_session_tls_started(harness.session, TLS_VERSION, TLS_CIPHER), 0);
+    ck_assert(!sc_session_wants_tls(harness.session));
+}
+
+START_TEST(test_session_starttls_not_offered)
+{
+    restart(&default_limits);
+    begin_ehlo();
+    ASSERT_EXCHANGE("EHLO client.test\r\n", EHLO_REPLY);
+    ASSERT_EXCHANGE("STARTTLS\r\n", "502 5.5.1 Command not implemented\r\n");
+    ck_assert(!sc_session_wants_tls(harness.session));
+    send_one_message();
+
+    ck_assert_ptr_null(harness.messages[0].tls);
+}
+END_TEST
+
+START_TEST(test_session_starttls_offered)
+{
+    sc_buf_clear(&harness.replies);
+    ASSERT_EXCHANGE("EHLO client.test\r\n", EHLO_REPLY_STARTTLS);
+    ASSERT_EXCHANGE("HELO client.test\r\n", "250 mx.test\r\n");
+    send_one_message();
+
+    ck_assert_ptr_null(harness.messages[0].tls);
+}
+END_TEST
+
+/* RFC 3207 section 4.2: after the handshake the session starts over, and
+ * drops the EHLO name, the transaction and the AUTH result. */
+START_TEST(test_session_starttls_resets_session)
+{
+    begin_ehlo();
+    ASSERT_EXCHANGE("AUTH PLAIN " PLAIN_ALICE "\r\n", AUTH_OK);
+    start_tls();
+    ASSERT_EXCHANGE("MAIL FROM:<a@example.com>\r\n", "503 5.5.1 Send HELO or EHLO first\r\n");
+    ASSERT_EXCHANGE("EHLO secure.test\r\n", EHLO_REPLY);
+    send_one_message();
+
+    ck_assert_uint_eq(harness.messages_len, 1);
+    ck_assert_str_eq(harness.messages[0].helo, "secure.test");
+    ck_assert_ptr_null(harness.messages[0].auth);
+    ck_assert_str_eq(harness.messages[0].tls, TLS_VERSION " " TLS_CIPHER);
+}
+END_TEST
+
+/* Commands pipelined after STARTTLS came in plaintext, so the session must
+ * not run them: it stops at the end of the STARTTLS line (CVE-2011-0411). */
+START_TEST(test_session_starttls_pipelined_not_executed)
+{
+    static const char pipelined[] = "MAIL FROM:<a@b.example>\r\n";
+
+    begin_ehlo();
+    ASSERT_EXCHANGE("STARTTLS\r\nMAIL FROM:<a@b.example>\r\n", TLS_READY);
+    ck_assert(sc_session_wants_tls(harness.session));
+    ck_assert_uint_eq(harness.pending.len, sizeof(pipelined) - 1);
+    ck_assert_mem_eq(harness.pending.data, pipelined, sizeof(pipelined) - 1);
+
+    ASSERT_EXCHANGE("RSET\r\n", "");
+    ck_assert(sc_session_wants_tls(harness.session));
+    ck_assert_uint_eq(harness.messages_len, 0);
+}
+END_TEST
+
+START_TEST(test_session_starttls_errors)
+{
+    begin_ehlo();
+    ASSERT_EXCHANGE("STARTTLS now\r\n", "501 5.5.4 STARTTLS takes no argument\r\n");
+    ASSERT_EXCHANGE("MAIL FROM:<a@example.com>\r\n", SENDER_OK);
+    ASSERT_EXCHANGE("STARTTLS\r\n",
+                    "503 5.5.1 STARTTLS is not allowed during a mail transaction\r\n");
+    ASSERT_EXCHANGE("RCPT TO:<b@example.com>\r\n", RCPT_OK);
+    ASSERT_EXCHANGE("STARTTLS\r\n",
+                    "503 5.5.1 STARTTLS is not allowed during a mail transaction\r\n");
+    ck_assert(!sc_session_wants_tls(harness.session));
+    ASSERT_EXCHANGE("DATA\r\n", DATA_GO);
+    ASSERT_EXCHANGE("x\r\n.\r\n", ACCEPTED);
+    start_tls();
+}
+END_TEST
+
+START_TEST(test_session_starttls_before_ehlo)
+{
+    sc_buf_clear(&harness.replies);
+    start_tls();
+    ASSERT_EXCHANGE("EHLO client.test\r\n", EHLO_REPLY);
+}
+END_TEST
+
+/* RFC 3207 section 4.2: STARTTLS is not offered again, and a second one gets 503. */
+START_TEST(test_session_starttls_twice)
+{
+    begin_ehlo();
+    start_tls();
+    ASSERT_EXCHANGE("STARTTLS\r\n", "503 5.5.1 TLS already started\r\n");
+    ASSERT_EXCHANGE("EHLO client.test\r\n", EHLO_REPLY);
+    ASSERT_EXCHANGE("STARTTLS\r\n", "503 5.5.1 TLS already started\r\n");
+    ck_assert(!sc_session_wants_tls(harness.session));
+    send_one_message();
+
+    ck_assert_str_eq(harness.messages[0].tls, TLS_VERSION " " TLS_CIPHER);
+}
+END_TEST
+
+START_TEST(test_session_starttls_trace)
+{
+    static const char expected[] = "<STARTTLS\n>220 2.0.0 Ready to start TLS\n";
+
+    begin_ehlo();
+    sc_buf_clear(&harness.trace);
+    start_tls();
+
+    ck_assert_uint_eq(harness.trace.len, sizeof(expected) - 1);
+    ck_assert_mem_eq(harness.trace.data, expected, sizeof(expected) - 1);
+}
+END_TEST
+
+START_TEST(test_session_require_tls)
+{
+    struct sc_limits limits = starttls_limits(true);
+
+    restart(&limits);
+    begin_ehlo();
+    ASSERT_EXCHANGE("MAIL FROM:<a@example.com>\r\n",
+                    "530 5.7.0 Must issue a STARTTLS command first\r\n");
+    ASSERT_EXCHANGE("NOOP\r\n", OK);
+    start_tls();
+    ASSERT_EXCHANGE("EHLO client.test\r\n", EHLO_REPLY);
+    send_one_message();
+
+    ck_assert_uint_eq(harness.messages_len, 1);
+}
+END_TEST
+
+/* With implicit TLS the server reports the handshake before the greeting,
+ * and the session offers no STARTTLS. */
+START_TEST(test_session_implicit_tls)
+{
+    struct sc_session_hooks hooks = {.on_message = record_message, .arg = &harness};
+
+    harness_free(&harness);
+    memset(&harness, 0, sizeof(harness));
+    harness.verdict = SC_ACCEPT;
+    harness.session = sc_session_new(&default_limits, &hooks);
+    ck_assert_ptr_nonnull(harness.session);
+
+    ck_assert_int_eq(sc_session_tls_started(harness.session, "TLSv1.2",
+                                            "ECDHE-ECDSA-AES128-GCM-SHA256"), 0);
+    sc_session_greet(harness.session, "mx.test", &harness.replies);
+    ck_assert_str_eq(reply_text(&harness), "220 mx.test ESMTP smtpcatch\r\n");
+    begin_ehlo();
+    ASSERT_EXCHANGE("EHLO client.test\r\n", EHLO_REPLY);
+    ASSERT_EXCHANGE("STARTTLS\r\n", "502 5.5.1 Command not implemented\r\n");
+    send_one_message();
+
+    ck_assert_str_eq(harness.messages[0].tls, "TLSv1.2 ECDHE-ECDSA-AES128-GCM-SHA256");
+}
+END_TEST
+
+/* A server that stops while it waits for a client's handshake. */
+START_TEST(test_session_abort_waiting_for_tls)
+{
+    begin_ehlo();
+    ASSERT_EXCHANGE("STARTTLS\r\nQUIT\r\n", TLS_READY);
+    sc_session_abort(harness.session, "4.3.2 Service shutting down", &harness.replies);
+
+    ck_assert(sc_session_closing(harness.session));
+    ck_assert(!sc_session_wants_tls(harness.session));
+}
+END_TEST
+
 Suite *suite_session(void)
 {
     Suite *suite = suite_create("session");
@@ -3346,6 +3580,7 @@ Suite *suite_session(void)
     TCase *limits = tcase_create("limits");
     TCase *auth = tcase_create("auth");
     TCase *auth_transcripts = tcase_create("auth transcript");
+    TCase *starttls = tcase_create("starttls");
 
     tcase_add_checked_fixture(commands, setup, teardown);
     tcase_add_test(commands, test_session_greeting);
@@ -3531,6 +3766,20 @@ Suite *suite_session(void)
                         (int)sizeof(auth_transcript));
     tcase_add_loop_test(auth_transcripts, test_session_auth_transcript_random, 0, 100);
     suite_add_tcase(suite, auth_transcripts);
+
+    tcase_add_checked_fixture(starttls, setup_starttls, teardown);
+    tcase_add_test(starttls, test_session_starttls_not_offered);
+    tcase_add_test(starttls, test_session_starttls_offered);
+    tcase_add_test(starttls, test_session_starttls_resets_session);
+    tcase_add_test(starttls, test_session_starttls_pipelined_not_executed);
+    tcase_add_test(starttls, test_session_starttls_errors);
+    tcase_add_test(starttls, test_session_starttls_before_ehlo);
+    tcase_add_test(starttls, test_session_starttls_twice);
+    tcase_add_test(starttls, test_session_starttls_trace);
+    tcase_add_test(starttls, test_session_require_tls);
+    tcase_add_test(starttls, test_session_implicit_tls);
+    tcase_add_test(starttls, test_session_abort_waiting_for_tls);
+    suite_add_tcase(suite, starttls);
 
     return suite;
 }

@@ -9,7 +9,8 @@ const SANITIZER_MARKERS = ['AddressSanitizer', 'LeakSanitizer', 'runtime error']
 
 /**
  * Returns nodemailer SMTP options for smtpcatch on 127.0.0.1 and `port`, with
- * no STARTTLS (smtpcatch has none yet) and timeouts short enough for a test.
+ * no STARTTLS (smtpcatch offers it only with --tls starttls) and timeouts
+ * short enough for a test.
  * `extra` overrides any of them.
  */
 function smtpOptions(port, extra = {}) {

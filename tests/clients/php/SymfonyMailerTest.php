@@ -17,7 +17,8 @@ final class SymfonyMailerTest extends TestCase
 
     private function transport(): TransportInterface
     {
-        // smtpcatch offers no STARTTLS, so Symfony 5.4 sends in plain text.
+        // smtpcatch offers no STARTTLS without --tls, so Symfony 5.4 sends in
+        // plain text.
         // auto_tls=false keeps plain text on a server that offers STARTTLS too.
         // Symfony reads the option from version 7.1 on, and 5.4 ignores it.
         return Transport::fromDsn("smtp://127.0.0.1:{$this->smtpcatchPort}?auto_tls=false");
