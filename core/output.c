@@ -11,6 +11,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "utf8.h"
 
@@ -42,6 +45,25 @@ static uint64_t word_needs_escape(uint64_t w)
 static size_t skip_plain(const unsigned char *p, size_t i, size_t len)
 {
     uint64_t w;
+#if defined(__SSE2__)
+    const __m128i control_max = _mm_set1_epi8(0x1F), quote = _mm_set1_epi8('"');
+    const __m128i backslash = _mm_set1_epi8('\\'), e2 = _mm_set1_epi8((char)0xE2);
+    __m128i v, hits;
+    int mask;
+
+    /* Sixteen bytes per step; the mask gives the first byte to escape. */
+    while (i + 16 <= len) {
+        v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+        hits = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(v, control_max), v),
+                            _mm_or_si128(_mm_cmpeq_epi8(v, quote),
+                                         _mm_or_si128(_mm_cmpeq_epi8(v, backslash),
+                                                      _mm_cmpeq_epi8(v, e2))));
+        mask = _mm_movemask_epi8(hits);
+        if (mask != 0)
+            return i + (size_t)__builtin_ctz((unsigned)mask);
+        i += 16;
+    }
+#endif
 
     while (i + 8 <= len) {
         memcpy(&w, p + i, 8);

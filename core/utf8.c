@@ -5,6 +5,9 @@
 
 #include <stdint.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 size_t sc_utf8_sequence_len(const unsigned char *s, size_t avail)
 {
@@ -51,6 +54,14 @@ bool sc_utf8_valid(const char *s, size_t len)
     size_t n;
 
     while (p < end) {
+#if defined(__SSE2__)
+        /* Skip sixteen ASCII bytes at a time: mail is mostly ASCII. */
+        if (end - p >= 16 &&
+            _mm_movemask_epi8(_mm_loadu_si128((const __m128i *)(const void *)p)) == 0) {
+            p += 16;
+            continue;
+        }
+#endif
         /* Skip eight ASCII bytes at a time: mail is mostly ASCII. */
         if (end - p >= 8) {
             memcpy(&word, p, 8);
