@@ -1,4 +1,4 @@
-"""--max-size and --idle-timeout."""
+"""--max-size and --idle-timeout, and memory and fairness under abuse."""
 
 import time
 
@@ -120,3 +120,52 @@ def test_max_size_suffix_multiplies(start_smtpcatch):
 
     assert at_limit.code == 250
     assert over_limit.code == 552
+
+
+def peak_rss_kib(pid):
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise AssertionError(f"no VmHWM in /proc/{pid}/status")
+
+
+def test_oversized_data_is_not_buffered(start_smtpcatch):
+    # 256 MiB of data against a 1 MiB limit: the excess is discarded as it
+    # arrives, so the server's peak memory grows by far less than the data.
+    server = start_smtpcatch("--max-size", "1M")
+    before = peak_rss_kib(server.pid)
+    line = b"y" * 1022 + b"\r\n"
+    block = line * 1024                 # 1 MiB
+
+    with open_session(server.port) as client:
+        client.command("MAIL FROM:<a@example.com>")
+        client.command("RCPT TO:<b@example.com>")
+        client.command("DATA")
+        for _ in range(256):
+            client.send(block)
+        client.send(b".\r\n")
+        too_big = client.read_reply()
+        noop = client.command("NOOP")
+    growth = peak_rss_kib(server.pid) - before
+
+    assert too_big.code == 552
+    assert noop.code == 250
+    assert growth < 32 * 1024, f"peak RSS grew by {growth} KiB for 256 MiB of data"
+
+
+def test_slow_client_does_not_stall_others(start_smtpcatch):
+    # One client trickles a command a byte at a time while another delivers
+    # a message; the second finishes while the first is still typing.
+    server = start_smtpcatch()
+
+    with open_session(server.port) as slow, open_session(server.port) as fast:
+        slow.send(b"NO")
+        reply = send_message(fast, "a@example.com", ["b@example.com"], b"quick\r\n")
+        message = server.next_message()
+        slow.send(b"OP\r\n")
+        noop = slow.read_reply()
+
+    assert reply.code == 250
+    assert message["data"] == "quick\r\n"
+    assert noop.code == 250
