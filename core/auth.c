@@ -34,6 +34,8 @@
 static const char reply_success[] = "235 2.7.0 Authentication successful";
 static const char reply_invalid[] = "535 5.7.8 Authentication credentials invalid";
 static const char reply_bad_base64[] = "501 5.5.2 Invalid base64 in the AUTH response";
+static const char reply_empty_username[] = "501 5.5.2 Invalid AUTH response: the username "
+                                          "is empty";
 static const char reply_not_utf8[] = "501 5.5.2 Invalid AUTH response: the username or "
                                      "password is not valid UTF-8 or contains a NUL byte";
 static const char reply_no_memory[] = "454 4.7.0 Temporary authentication failure: out of memory";
@@ -201,6 +203,12 @@ static enum sc_auth_status plain_response(struct sc_auth_exchange *ex, const cha
         return set_reply(SC_AUTH_FAILURE, "501 5.5.2 Invalid PLAIN response: expected "
                          "authzid NUL username NUL password", reply, reply_size);
     }
+    /* RFC 4616 section 2: the authentication identity is 1*SAFE. An empty
+     * password is taken, since applications configured with one exist. */
+    if (second_nul == first_nul + 1) {
+        free(bytes);
+        return set_reply(SC_AUTH_FAILURE, reply_empty_username, reply, reply_size);
+    }
 
     if (first_nul > bytes)
         rc = copy_identity(bytes, (size_t)(first_nul - bytes), &authzid);
@@ -242,6 +250,10 @@ static enum sc_auth_status login_response(struct sc_auth_exchange *ex, const cha
     if (rc != 0)
         return identity_failure(rc, reply, reply_size);
 
+    if (ex->username == NULL && value[0] == '\0') {
+        free(value);
+        return set_reply(SC_AUTH_FAILURE, reply_empty_username, reply, reply_size);
+    }
     if (ex->username == NULL) {
         ex->username = value;
         return set_reply(SC_AUTH_CONTINUE, PROMPT_PASSWORD, reply, reply_size);
@@ -308,7 +320,7 @@ static bool cram_response_valid(const unsigned char *bytes, size_t len, size_t *
 {
     size_t i;
 
-    if (len < DIGEST_HEX_LEN + 1 || bytes[len - DIGEST_HEX_LEN - 1] != ' ')
+    if (len < DIGEST_HEX_LEN + 2 || bytes[len - DIGEST_HEX_LEN - 1] != ' ')
         return false;
     for (i = len - DIGEST_HEX_LEN; i < len; i++) {
         if (!isxdigit(bytes[i]))

@@ -229,6 +229,13 @@ static void conn_finish(struct conn *c, const char *reason)
     c->shutting_down = true;
     c->close_reason = reason;
 
+    /* The session is over once its last reply is queued, so it no longer
+     * counts against max_connections while the client hangs up. */
+    if (c->counted) {
+        c->counted = false;
+        c->srv->sessions_len--;
+    }
+
     /* Encrypt the last replies, then send close_notify after them. */
     if (c->tls != NULL) {
         conn_flush(c);
@@ -360,6 +367,14 @@ static void on_idle_timeout(uv_timer_t *timer)
         sc_log("conn=%llu idle timeout in message data after a \".\" line next to a bare "
                "LF: the client probably ends its data with LF.LF or LF.CRLF, but RFC 5321 "
                "ends it only at CRLF.CRLF", (unsigned long long)c->id);
+    /* While the server stops, the stop is the reason the client should see. */
+    if (c->srv->stopping) {
+        sc_session_abort(c->session, "4.3.2 Service shutting down, closing connection",
+                         &c->out);
+        conn_flush(c);
+        conn_finish(c, "server-stop");
+        return;
+    }
     sc_session_abort(c->session, "4.4.2 Idle timeout, closing connection", &c->out);
     conn_flush(c);
     conn_finish(c, "idle-timeout");

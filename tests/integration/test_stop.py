@@ -173,3 +173,32 @@ def test_ipv6_and_ipv4_share_port():
     assert "127.0.0.1" in families
     if has_ipv6_loopback():
         assert "::1" in families
+
+
+def test_idle_timeout_during_grace_says_shutting_down():
+    # A session that idles out while the server stops after --count gets
+    # the stop's 421 4.3.2, not the idle timeout's 421 4.4.2.
+    proc, port = start("--count", "1", "--idle-timeout", "0.5", "--timeout", "10")
+    with open_session(port) as idle, open_session(port) as sender:
+        reply = send_message(sender, "a@example.com", ["b@example.com"], b"hi\r\n")
+        closing = idle.read_reply()
+    status, _ = finish(proc)
+
+    assert reply.code == 250
+    assert closing.code == 421
+    assert "4.3.2" in closing.last
+    assert status == 0
+
+
+def test_finished_session_frees_connection_slot():
+    # After QUIT the session no longer counts against --max-connections,
+    # even while the client has not closed its socket yet.
+    proc, port = start("--max-connections", "1", "--timeout", "10")
+    with open_session(port) as first:
+        first.command("QUIT")
+        with open_session(port) as second:
+            noop = second.command("NOOP")
+    proc.send_signal(signal.SIGTERM)
+    finish(proc)
+
+    assert noop.code == 250

@@ -188,10 +188,15 @@ START_TEST(test_auth_plain_utf8_and_empty_values)
     ck_assert_str_eq(result.password, "p\xc3\xa4ss:word");
     sc_auth_result_clear(&result);
 
-    /* "\0\0": an empty username and password are reported as they are. */
-    ck_assert_int_eq(start(&any_config, "PLAIN AAA="), SC_AUTH_SUCCESS);
-    ck_assert_str_eq(result.username, "");
+    /* "\0u\0": an empty password is reported as it is. */
+    ck_assert_int_eq(start(&any_config, "PLAIN AHUA"), SC_AUTH_SUCCESS);
+    ck_assert_str_eq(result.username, "u");
     ck_assert_str_eq(result.password, "");
+    sc_auth_result_clear(&result);
+
+    /* "\0\0": RFC 4616 requires a username. */
+    ck_assert_int_eq(start(&any_config, "PLAIN AAA="), SC_AUTH_FAILURE);
+    ck_assert_str_eq(reply, "501 5.5.2 Invalid AUTH response: the username is empty");
 }
 END_TEST
 
@@ -306,11 +311,18 @@ END_TEST
 /* An empty line is an empty response; LOGIN has no rule against it. */
 START_TEST(test_auth_login_empty_values)
 {
+    /* "dQ==" is "u": an empty password is reported as it is. */
     ck_assert_int_eq(start(&any_config, "LOGIN"), SC_AUTH_CONTINUE);
-    ck_assert_int_eq(step(""), SC_AUTH_CONTINUE);
+    ck_assert_int_eq(step("dQ=="), SC_AUTH_CONTINUE);
     ck_assert_int_eq(step(""), SC_AUTH_SUCCESS);
-    ck_assert_str_eq(result.username, "");
+    ck_assert_str_eq(result.username, "u");
     ck_assert_str_eq(result.password, "");
+    sc_auth_result_clear(&result);
+
+    /* An empty username is not. */
+    ck_assert_int_eq(start(&any_config, "LOGIN"), SC_AUTH_CONTINUE);
+    ck_assert_int_eq(step(""), SC_AUTH_FAILURE);
+    ck_assert_str_eq(reply, "501 5.5.2 Invalid AUTH response: the username is empty");
 }
 END_TEST
 
