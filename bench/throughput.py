@@ -1,0 +1,169 @@
+#!/usr/bin/python3
+"""Measure throughput for scripts/bench: Postfix's smtp-source delivers
+messages of 1 KiB to each server, at several numbers of concurrent
+sessions, with a new connection per message or, with -d, many messages per
+connection.
+
+The server runs on one core and smtp-source on another. Each run records
+three figures. Messages per second is the count over smtp-source's wall
+time. The server's CPU time per message is user + system time from
+/proc/PID/stat, read when the server is ready and again when smtp-source
+has exited. smtp-source's own CPU time per message comes from wait4.
+smtp-source exits with status 0 only when every message got a 2xx reply,
+and any other status fails the run.
+"""
+
+import argparse
+import os
+import subprocess
+import tempfile
+import threading
+import time
+
+import common
+
+MESSAGE_BYTES = 1024
+RUN_TIMEOUT = 300.0
+
+
+def config_name(sessions, reuse):
+    return f"-s {sessions}" + (" -d" if reuse else "")
+
+
+def message_count(name, messages, sessions, reuse, budget):
+    """Return how many messages server name gets in one run.
+
+    smtp-server waits 100 ms before each greeting, to catch clients that
+    talk too early, and has no option to turn that off. Without -d, each
+    message opens a connection, so the count is capped to what the
+    sessions deliver in budget seconds at that pace.
+    """
+    if name == "smtp-server" and not reuse:
+        return min(messages, max(1, int(sessions * budget / 0.1)))
+    return messages
+
+
+def run_generator(port, messages, sessions, reuse, cpu):
+    """Run smtp-source against port. Returns (exit status, wall seconds,
+    CPU seconds); the status is -9 when RUN_TIMEOUT killed it."""
+    argv = [common.postfix_program("smtp-source"), "-m", str(messages), "-s", str(sessions),
+            "-l", str(MESSAGE_BYTES), "-f", "sender@example.com", "-t", "rcpt@example.com",
+            "-M", "client.example"]
+    if reuse:
+        argv.append("-d")
+    argv.append(f"{common.HOST}:{port}")
+
+    start = time.perf_counter()
+    proc = subprocess.Popen(common.pinned(argv, cpu), env=common.postfix_env(),
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    timer = threading.Timer(RUN_TIMEOUT, proc.kill)
+    timer.daemon = True
+    timer.start()
+    try:
+        _, status, usage = os.wait4(proc.pid, 0)
+    except BaseException:
+        # SIGTERM from scripts/bench arrives here as SystemExit.
+        proc.kill()
+        proc.wait()
+        raise
+    finally:
+        timer.cancel()
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, wall, usage.ru_utime + usage.ru_stime
+
+
+def measure(name, messages, sessions, reuse, cpus):
+    """Run one load against a fresh server. Returns a dict of metrics."""
+    server_cpu, client_cpu = cpus
+    port = common.free_port()
+    proc = common.start_server(name, port, cpu=server_cpu)
+    try:
+        common.wait_ready(port, proc)
+        cpu_before = common.cpu_seconds(proc.pid)
+        status, wall, generator_cpu = run_generator(port, messages, sessions, reuse, client_cpu)
+        server_cpu_used = common.cpu_seconds(proc.pid) - cpu_before
+    finally:
+        common.stop(proc)
+        if name == "smtp-sink -D":
+            common.remove_dumps()
+    if status != 0:
+        raise RuntimeError(f"smtp-source against {name} ({config_name(sessions, reuse)}) "
+                           f"exited with status {status}; the server log is in "
+                           f"{os.environ['BENCH_TMP']}")
+    return {
+        "messages": messages,
+        "msgs_per_s": messages / wall,
+        "server_cpu_us": server_cpu_used / messages * 1e6,
+        "generator_cpu_us": generator_cpu / messages * 1e6,
+    }
+
+
+def check_smtpcatch_output(messages, sessions, reuse, cpus):
+    """Deliver to smtpcatch --count with its stdout in a file, and check
+    that it exits with status 0 and wrote one message line per message."""
+    server_cpu, client_cpu = cpus
+    port = common.free_port()
+    argv, _ = common.server_command("smtpcatch", port, 64 << 20)
+    argv += ["--count", str(messages), "--timeout", str(RUN_TIMEOUT)]
+    with tempfile.TemporaryFile(dir=common.env_path("BENCH_TMP")) as out:
+        proc = subprocess.Popen(common.pinned(argv, server_cpu), stdin=subprocess.DEVNULL,
+                                stdout=out)
+        try:
+            common.wait_ready(port, proc)
+            status, _, _ = run_generator(port, messages, sessions, reuse, client_cpu)
+            exit_status = proc.wait(timeout=30)
+        finally:
+            common.stop(proc)
+        out.seek(0)
+        lines = sum(1 for line in out if line.startswith(b'{"event":"message"'))
+    if status != 0 or exit_status != 0 or lines != messages:
+        raise RuntimeError(f"smtpcatch check ({config_name(sessions, reuse)}): smtp-source "
+                           f"status {status}, smtpcatch status {exit_status}, "
+                           f"{lines} message lines for {messages} messages")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, required=True)
+    parser.add_argument("--messages", type=int, required=True)
+    parser.add_argument("--sessions", default="1,20,100",
+                        help="comma-separated session counts, each run with and without -d")
+    parser.add_argument("--budget", type=float, default=10.0,
+                        help="seconds per run that cap smtp-server's messages without -d")
+    parser.add_argument("--servers", required=True, help="comma-separated server names")
+    parser.add_argument("--results", required=True, help="JSON lines file to append to")
+    args = parser.parse_args()
+    servers = args.servers.split(",")
+    configs = [(int(s), reuse) for reuse in (False, True) for s in args.sessions.split(",")]
+    cpus = common.cpu_split()
+
+    for sessions, reuse in configs:
+        try:
+            check_smtpcatch_output(args.messages, sessions, reuse, cpus)
+        except (RuntimeError, OSError, subprocess.TimeoutExpired) as err:
+            common.record_error(args.results, "throughput", "smtpcatch",
+                                config_name(sessions, reuse), err)
+    print(f"throughput: smtpcatch output checked in all {len(configs)} loads", flush=True)
+
+    # Runs go round all loads and servers in turn, so slow drift of the
+    # machine spreads over every server alike.
+    for run in range(args.runs):
+        for sessions, reuse in configs:
+            for name in servers:
+                count = message_count(name, args.messages, sessions, reuse, args.budget)
+                try:
+                    metrics = measure(name, count, sessions, reuse, cpus)
+                except (RuntimeError, OSError) as err:
+                    common.record_error(args.results, "throughput", name,
+                                        config_name(sessions, reuse), err)
+                    continue
+                for metric, value in metrics.items():
+                    common.record(args.results, run=run, figure="throughput",
+                                  server=name, config=config_name(sessions, reuse),
+                                  metric=metric, value=value)
+        print(f"throughput: run {run + 1} of {args.runs} done", flush=True)
+
+
+if __name__ == "__main__":
+    main()
