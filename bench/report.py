@@ -361,7 +361,15 @@ client connects there, and every run has a time limit.
 
 ## Results
 
-{tables(results, meta)}"""
+{tables(results, meta)}
+{findings()}"""
+
+
+def findings():
+    """Return the hand-written profile notes that follow the tables."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "findings.md")
+    with open(path, encoding="utf-8") as notes:
+        return "\n" + notes.read()
 
 
 def main():

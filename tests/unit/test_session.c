@@ -516,6 +516,20 @@ START_TEST(test_session_mail_unknown_param)
 }
 END_TEST
 
+/* PHPMailer sends Postfix's XVERP unasked when VERP is on; it is taken. */
+START_TEST(test_session_mail_xverp)
+{
+    begin_ehlo();
+    ASSERT_EXCHANGE("MAIL FROM:<a@example.com> XVERP\r\n", SENDER_OK);
+    ASSERT_EXCHANGE("RCPT TO:<b@example.com>\r\n", RCPT_OK);
+    ASSERT_EXCHANGE("DATA\r\n", DATA_GO);
+    ASSERT_EXCHANGE("x\r\n.\r\n", ACCEPTED);
+
+    ck_assert_uint_eq(harness.messages_len, 1);
+    ck_assert_str_eq(harness.messages[0].params, "XVERP");
+}
+END_TEST
+
 START_TEST(test_session_rcpt_unknown_param)
 {
     begin_ehlo();
@@ -3595,6 +3609,7 @@ Suite *suite_session(void)
     tcase_add_test(commands, test_session_mail_size_too_big);
     tcase_add_test(commands, test_session_mail_param_values);
     tcase_add_test(commands, test_session_mail_unknown_param);
+    tcase_add_test(commands, test_session_mail_xverp);
     tcase_add_test(commands, test_session_rcpt_unknown_param);
     tcase_add_test(commands, test_session_mail_space_after_colon);
     tcase_add_test(commands, test_session_extra_whitespace);
