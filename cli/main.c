@@ -340,6 +340,7 @@ static int run(struct app *app)
     config.limits.auth.make_challenge = sc_auth_random_challenge;
     config.limits.starttls = app->opts.tls_mode == TLS_STARTTLS;
     config.limits.require_tls = app->opts.require_tls;
+    config.limits.auth_tls_only = app->opts.auth_tls_only;
     config.tls_ctx = app->tls_ctx;
     config.implicit_tls = app->opts.tls_mode == TLS_IMPLICIT;
     config.idle_timeout = app->opts.idle_timeout;

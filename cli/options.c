@@ -31,6 +31,7 @@ enum {
     OPT_TLS_KEY,
     OPT_TLS_CERT_OUT,
     OPT_REQUIRE_TLS,
+    OPT_AUTH_TLS_ONLY,
     OPT_VERSION,
 };
 
@@ -55,6 +56,7 @@ static const struct option long_options[] = {
     {"tls-key", required_argument, NULL, OPT_TLS_KEY},
     {"tls-cert-out", required_argument, NULL, OPT_TLS_CERT_OUT},
     {"require-tls", no_argument, NULL, OPT_REQUIRE_TLS},
+    {"auth-tls-only", no_argument, NULL, OPT_AUTH_TLS_ONLY},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
@@ -101,6 +103,8 @@ void options_print_help(void)
 "                            to FILE atomically, for clients to trust\n"
 "      --require-tls         with --tls starttls, MAIL before STARTTLS gets\n"
 "                            530 5.7.0\n"
+"      --auth-tls-only       with --tls starttls, offer AUTH only after\n"
+"                            STARTTLS; AUTH before it gets 538 5.7.11\n"
 "\n"
 "Limits (BYTES takes a suffix K, M or G for 1024, 1024^2 or 1024^3):\n"
 "      --max-size BYTES      largest message, advertised as SIZE; larger ones\n"
@@ -385,7 +389,8 @@ static int check_tls_options(const struct options *opts, char *err, size_t errle
     const char *needs_tls = opts->tls_cert ? "--tls-cert"
                             : opts->tls_key ? "--tls-key"
                             : opts->tls_cert_out ? "--tls-cert-out"
-                            : opts->require_tls ? "--require-tls" : NULL;
+                            : opts->require_tls ? "--require-tls"
+                            : opts->auth_tls_only ? "--auth-tls-only" : NULL;
 
     if (needs_tls != NULL && opts->tls_mode == TLS_OFF) {
         snprintf(err, errlen, "%s needs --tls starttls or --tls implicit", needs_tls);
@@ -556,6 +561,9 @@ int options_parse(int argc, char **argv, struct options *opts, char *err, size_t
         case OPT_TLS_CERT_OUT:
             if (take_tls_file(opts, c, optarg, err, errlen) != 0)
                 return -1;
+            break;
+        case OPT_AUTH_TLS_ONLY:
+            opts->auth_tls_only = true;
             break;
         case OPT_REQUIRE_TLS:
             opts->require_tls = true;

@@ -45,6 +45,7 @@ struct options {
     const char *tls_key;        /* PEM private key; NULL: read it from tls_cert. */
     const char *tls_cert_out;   /* Output path of the certificate in PEM; NULL: none. */
     bool require_tls;
+    bool auth_tls_only;
     bool verbose;
     bool help;
     bool version;

@@ -187,7 +187,8 @@ static void cmd_ehlo(struct sc_session *s, const char *arg, size_t len, struct s
     /* RFC 3207 section 4.2: STARTTLS is not offered again over TLS. */
     if (s->limits.starttls && s->tls_version == NULL)
         reply(s, out, "250-STARTTLS");
-    reply(s, out, "250-AUTH " SC_AUTH_MECHANISMS);
+    if (!s->limits.auth_tls_only || s->tls_version != NULL)
+        reply(s, out, "250-AUTH " SC_AUTH_MECHANISMS);
     reply(s, out, "250 HELP");
     sc_enter(s, SC_READY);
 }
@@ -626,6 +627,11 @@ static void cmd_auth(struct sc_session *s, const char *arg, size_t len, struct s
     }
     if (s->state != SC_READY) {
         reply(s, out, "503 5.5.1 AUTH is not allowed during a mail transaction");
+        return;
+    }
+    /* RFC 4954 section 6: 538 when the mechanisms need an encrypted session. */
+    if (s->limits.auth_tls_only && s->tls_version == NULL) {
+        reply(s, out, "538 5.7.11 Encryption required: send STARTTLS before AUTH");
         return;
     }
 

@@ -32,6 +32,7 @@ struct sc_limits {
     bool strict;                /* Reject bare LF and bare CR (RFC 5321 section 2.3.8). */
     bool starttls;              /* Offer STARTTLS (RFC 3207), which the server layer starts. */
     bool require_tls;           /* MAIL before STARTTLS gets 530 5.7.0. */
+    bool auth_tls_only;         /* Offer AUTH only once TLS is up. */
     struct sc_auth_config auth; /* Credentials, --require-auth, CRAM-MD5 challenges. */
 };
 

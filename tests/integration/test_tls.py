@@ -181,6 +181,30 @@ def test_require_tls(start_smtpcatch, tmp_path):
     assert_tls_member(server.next_message())
 
 
+def test_auth_tls_only(start_smtpcatch, tmp_path):
+    # AUTH is hidden and refused with 538 until STARTTLS, then offered.
+    server, cert_path = start_tls_server(start_smtpcatch, tmp_path, "starttls",
+                                         "--auth-tls-only")
+
+    with smtplib.SMTP("127.0.0.1", server.port, timeout=CLIENT_TIMEOUT) as client:
+        client.ehlo("plain.example")
+        offered_in_plaintext = client.has_extn("auth")
+        refused = client.docmd("AUTH", "PLAIN AHVzZXIAcGFzcw==")
+        client.starttls(context=client_context(cert_path))
+        client.ehlo("tls.example")
+        offered_over_tls = client.has_extn("auth")
+        client.login(USER, PASSWORD)
+        client.sendmail("a@example.com", ["b@example.com"], MESSAGE)
+    message = server.next_message()
+
+    assert not offered_in_plaintext
+    assert refused[0] == 538
+    assert refused[1].startswith(b"5.7.11 ")
+    assert offered_over_tls
+    assert message["auth"]["username"] == USER
+    assert_tls_member(message)
+
+
 # --------------------------------------------------------------------- curl
 
 def run_curl(url, cert_path, tmp_path, password=PASSWORD):
