@@ -17,7 +17,7 @@
 struct sc_body {
     struct sc_buf data;         /* The message after dot-unstuffing. */
     size_t max_size;            /* Bytes kept at most; past it, too_big. */
-    size_t max_line;            /* Longest line accepted, without its ending; 0: any. */
+    size_t max_line;            /* Maximum line length, without its ending. 0: no limit. */
     bool too_big;
     bool line_too_long;
     unsigned warnings;          /* SC_WARN_* bits; complete after sc_body_end. */

@@ -1,7 +1,7 @@
 /*
  * One received message: the envelope (HELO name, sender, recipients and their
  * parameters) and the data exactly as received after dot-unstuffing. The
- * session fills it; the server adds the client's address; whoever handles the
+ * session fills it and the server adds the client's address. The
  * message-received callback reads it and must not keep pointers into it.
  */
 #ifndef SC_MESSAGE_H

@@ -21,7 +21,7 @@ struct sc_writer {
     void *arg;
 };
 
-/* What the ready line reports. */
+/* The contents of the ready line. */
 struct sc_ready_info {
     const char *const *addresses;   /* Every address bound, in order. */
     size_t addresses_len;

@@ -2,8 +2,8 @@
  * libuv glue for the SMTP server. Each connection owns a TCP handle, a timer
  * and one sc_session; it is freed only after both handles are closed. Reads
  * go into one buffer shared by all connections (libuv runs one read
- * callback at a time), so an idle session holds no read buffer; bytes that
- * a read leaves unparsed are copied into the connection's own buffer.
+ * callback at a time), so an idle session has no read buffer. Bytes that a
+ * read leaves unparsed are copied into the connection's own buffer.
  *
  * With TLS, a connection also owns an sc_tls session, started at accept
  * (implicit TLS) or after the 220 reply to STARTTLS. Bytes read go through
@@ -214,8 +214,8 @@ static void on_shutdown(uv_shutdown_t *req, int status)
     c->shutdown_done = true;
 
     /* While the server stops, or for a connection rejected over the limit,
-     * nobody waits for the client to hang up: the last reply is out, and
-     * waiting would only delay the exit or hold a descriptor. */
+     * the server does not wait for the client to hang up. The last reply is
+     * out, and waiting would only delay the exit or keep a descriptor. */
     if (status < 0 || c->eof || c->srv->stopping || c->no_linger)
         conn_close(c, c->close_reason);
 }

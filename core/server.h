@@ -20,7 +20,7 @@
  * are borrowed and must outlive the server. */
 struct sc_server_config {
     const char *host;           /* "localhost", an IP address or a host name. */
-    int port;                   /* 0 asks the kernel for a free port. */
+    int port;                   /* 0 lets the kernel pick a free port. */
     const char *hostname;       /* Name in the greeting and the EHLO reply. */
     struct sc_limits limits;
     double idle_timeout;        /* Seconds a client may stay silent; 0 for none. */

@@ -51,7 +51,7 @@ struct sc_session {
     enum sc_state chunk_return; /* State after a rejected chunk. */
 
     unsigned errors;            /* 4xx and 5xx replies sent, for max_errors. */
-    const char *close_reason;   /* Why the session is closing, for logs. */
+    const char *close_reason;   /* Reason the session is closing, for logs. */
     bool discarding_line;       /* Skipping the rest of an overlong command line. */
     bool discarding_auth;       /* That line is an AUTH command or response. */
     bool draining;              /* The server is stopping: take no new transaction. */
@@ -1001,8 +1001,8 @@ static size_t feed_commands(struct sc_session *s, const char *in, size_t len, st
             s->discarding_line = false;
             reject_long_line(s, auth, out);
         } else if (s->limits.strict && (line_len == 0 || line[line_len - 1] != '\r')) {
-            /* RFC 5321 section 2.3.8: lines end in CRLF, and --strict holds
-             * clients to it. */
+            /* RFC 5321 section 2.3.8: lines end in CRLF, and --strict
+             * enforces it. */
             reject_bare_lf(s, line, line_len, out);
         } else {
             if (line_len > 0 && line[line_len - 1] == '\r')

@@ -2,8 +2,8 @@
  * The SMTP session state machine. It does no I/O: the caller feeds it the
  * bytes a client sent, and it appends reply bytes to an output buffer and
  * calls the message-received hook when a transaction completes. Input may be
- * split anywhere; the caller keeps what a feed did not consume and passes it
- * again, with more bytes after it, on the next feed.
+ * split anywhere. The caller keeps what a feed did not consume and passes it
+ * again, followed by the next bytes, on the next feed.
  */
 #ifndef SC_SESSION_H
 #define SC_SESSION_H
@@ -25,9 +25,9 @@
  * auth points to is borrowed (see struct sc_auth_config). */
 struct sc_limits {
     size_t max_size;            /* Largest message in bytes; advertised as SIZE. */
-    size_t max_line;            /* Longest command line in bytes, line ending included. */
-    size_t max_rcpts;           /* Most recipients in one transaction. */
-    size_t max_data_line;       /* Longest message line, without its ending; 0: any. */
+    size_t max_line;            /* Maximum command line length in bytes, line ending included. */
+    size_t max_rcpts;           /* Maximum recipients in one transaction. */
+    size_t max_data_line;       /* Maximum message line length, without its ending. 0: no limit. */
     unsigned max_errors;        /* Error replies before 421 and close; 0: no limit. */
     bool strict;                /* Reject bare LF and bare CR (RFC 5321 section 2.3.8). */
     bool starttls;              /* Offer STARTTLS (RFC 3207), which the server layer starts. */
@@ -36,7 +36,7 @@ struct sc_limits {
     struct sc_auth_config auth; /* Credentials, --require-auth, CRAM-MD5 challenges. */
 };
 
-/* What the message-received hook decides. The session sends the reply. */
+/* The message-received hook's decision. The session sends the reply. */
 enum sc_verdict {
     SC_ACCEPT,                  /* 250: the message is safely stored or written. */
     SC_TEMPFAIL,                /* 451 4.3.0: it could not be stored; the client may retry. */
