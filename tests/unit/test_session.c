@@ -1598,6 +1598,39 @@ static void check_transcript(struct harness *h)
     ck_assert_mem_eq(m->data, transcript_data2, sizeof(transcript_data2) - 1);
 }
 
+/* Feed len bytes of text one byte at a time. */
+static void feed_bytewise(struct harness *h, const char *text, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < len; i++)
+        feed(h, text + i, 1);
+}
+
+/* Feed len bytes of text in two parts, cut at byte cut. */
+static void feed_split(struct harness *h, const char *text, size_t len, size_t cut)
+{
+    feed(h, text, cut);
+    feed(h, text + cut, len - cut);
+}
+
+/* Feed len bytes of text in random pieces of 1 to max_piece bytes. rand()
+ * is seeded with seed, so a failing iteration reproduces. */
+static void feed_random(struct harness *h, const char *text, size_t len, unsigned seed,
+                        size_t max_piece)
+{
+    size_t done = 0, piece;
+
+    srand(seed);
+    while (done < len) {
+        piece = 1 + (size_t)rand() % max_piece;
+        if (piece > len - done)
+            piece = len - done;
+        feed(h, text + done, piece);
+        done += piece;
+    }
+}
+
 START_TEST(test_session_transcript_whole)
 {
     feed(&harness, transcript, sizeof(transcript) - 1);
@@ -1607,10 +1640,7 @@ END_TEST
 
 START_TEST(test_session_transcript_bytewise)
 {
-    size_t i;
-
-    for (i = 0; i < sizeof(transcript) - 1; i++)
-        feed(&harness, transcript + i, 1);
+    feed_bytewise(&harness, transcript, sizeof(transcript) - 1);
     check_transcript(&harness);
 }
 END_TEST
@@ -1618,10 +1648,7 @@ END_TEST
 /* Run once per cut point _i, from 0 to the transcript length. */
 START_TEST(test_session_transcript_split)
 {
-    size_t cut = (size_t)_i, len = sizeof(transcript) - 1;
-
-    feed(&harness, transcript, cut);
-    feed(&harness, transcript + cut, len - cut);
+    feed_split(&harness, transcript, sizeof(transcript) - 1, (size_t)_i);
     check_transcript(&harness);
 }
 END_TEST
@@ -1630,16 +1657,7 @@ END_TEST
  * reproduces. */
 START_TEST(test_session_transcript_random)
 {
-    size_t done = 0, piece, len = sizeof(transcript) - 1;
-
-    srand((unsigned)_i + 1);
-    while (done < len) {
-        piece = 1 + (size_t)rand() % 48;
-        if (piece > len - done)
-            piece = len - done;
-        feed(&harness, transcript + done, piece);
-        done += piece;
-    }
+    feed_random(&harness, transcript, sizeof(transcript) - 1, (unsigned)_i + 1, 48);
     check_transcript(&harness);
 }
 END_TEST
@@ -2154,10 +2172,7 @@ END_TEST
 
 START_TEST(test_session_bdat_transcript_bytewise)
 {
-    size_t i;
-
-    for (i = 0; i < sizeof(bdat_transcript) - 1; i++)
-        feed(&harness, bdat_transcript + i, 1);
+    feed_bytewise(&harness, bdat_transcript, sizeof(bdat_transcript) - 1);
     check_bdat_transcript(&harness);
 }
 END_TEST
@@ -2165,10 +2180,7 @@ END_TEST
 /* Run once per cut point _i, from 0 to the transcript length. */
 START_TEST(test_session_bdat_transcript_split)
 {
-    size_t cut = (size_t)_i, len = sizeof(bdat_transcript) - 1;
-
-    feed(&harness, bdat_transcript, cut);
-    feed(&harness, bdat_transcript + cut, len - cut);
+    feed_split(&harness, bdat_transcript, sizeof(bdat_transcript) - 1, (size_t)_i);
     check_bdat_transcript(&harness);
 }
 END_TEST
@@ -2176,16 +2188,7 @@ END_TEST
 /* Run once per seed _i, as test_session_transcript_random does. */
 START_TEST(test_session_bdat_transcript_random)
 {
-    size_t done = 0, piece, len = sizeof(bdat_transcript) - 1;
-
-    srand((unsigned)_i + 1);
-    while (done < len) {
-        piece = 1 + (size_t)rand() % 24;
-        if (piece > len - done)
-            piece = len - done;
-        feed(&harness, bdat_transcript + done, piece);
-        done += piece;
-    }
+    feed_random(&harness, bdat_transcript, sizeof(bdat_transcript) - 1, (unsigned)_i + 1, 24);
     check_bdat_transcript(&harness);
 }
 END_TEST
@@ -3329,10 +3332,7 @@ END_TEST
 
 START_TEST(test_session_auth_transcript_bytewise)
 {
-    size_t i;
-
-    for (i = 0; i < sizeof(auth_transcript) - 1; i++)
-        feed(&harness, auth_transcript + i, 1);
+    feed_bytewise(&harness, auth_transcript, sizeof(auth_transcript) - 1);
     check_auth_transcript(&harness);
 }
 END_TEST
@@ -3340,10 +3340,7 @@ END_TEST
 /* Run once per cut point _i, from 0 to the transcript length. */
 START_TEST(test_session_auth_transcript_split)
 {
-    size_t cut = (size_t)_i, len = sizeof(auth_transcript) - 1;
-
-    feed(&harness, auth_transcript, cut);
-    feed(&harness, auth_transcript + cut, len - cut);
+    feed_split(&harness, auth_transcript, sizeof(auth_transcript) - 1, (size_t)_i);
     check_auth_transcript(&harness);
 }
 END_TEST
@@ -3351,16 +3348,7 @@ END_TEST
 /* Run once per seed _i, in random pieces of 1 to 48 bytes. */
 START_TEST(test_session_auth_transcript_random)
 {
-    size_t done = 0, piece, len = sizeof(auth_transcript) - 1;
-
-    srand((unsigned)_i + 1);
-    while (done < len) {
-        piece = 1 + (size_t)rand() % 48;
-        if (piece > len - done)
-            piece = len - done;
-        feed(&harness, auth_transcript + done, piece);
-        done += piece;
-    }
+    feed_random(&harness, auth_transcript, sizeof(auth_transcript) - 1, (unsigned)_i + 1, 48);
     check_auth_transcript(&harness);
 }
 END_TEST
