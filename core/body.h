@@ -18,6 +18,8 @@ struct sc_body {
     struct sc_buf data;         /* The message after dot-unstuffing. */
     size_t max_size;            /* Bytes kept at most; past it, too_big. */
     size_t max_line;            /* Maximum line length, without its ending. 0: no limit. */
+    size_t expected;            /* Size the client declared with SIZE=; 0: none. */
+    size_t populated;           /* Bytes of data at the front whose pages are already mapped. */
     bool too_big;
     bool line_too_long;
     unsigned warnings;          /* SC_WARN_* bits; complete after sc_body_end. */
@@ -41,13 +43,25 @@ void sc_body_begin(struct sc_body *b, size_t max_size, size_t max_line);
 
 /*
  * Consume DATA bytes up to and including the end marker <CRLF>.<CRLF>.
+ * in may be a window from sc_body_window(); dot-unstuffing then moves the
+ * bytes within it.
  * Returns the bytes consumed and sets *complete once the marker was
  * consumed. Up to two bytes (".", ".\r") may be left unconsumed when they
  * could begin the marker: pass them again with the next bytes.
  */
 size_t sc_body_feed_dot(struct sc_body *b, const char *in, size_t len, bool *complete);
 
-/* Append bytes as they are: for BDAT chunks. */
+/*
+ * Return free space at the end of the stored bytes, where a read can put
+ * the next input so that it is not copied again. The space is at most
+ * max_size minus the bytes stored, so feeding it never makes the body too
+ * big. Returns false when there is no such space (the body is too big,
+ * near its limit, or memory ran out): feed input from elsewhere then.
+ * The space is valid until the next call that changes the body.
+ */
+bool sc_body_window(struct sc_body *b, char **at, size_t *len);
+
+/* Append bytes as they are: for BDAT chunks. bytes may be a window. */
 void sc_body_append(struct sc_body *b, const char *bytes, size_t n);
 
 /* Finish the scan of a complete body: a CR at its very end is bare. */

@@ -70,6 +70,8 @@ struct sc_message {
     const char *data;           /* Borrowed from the session while the callback runs. */
     size_t size;
     unsigned warnings;          /* SC_WARN_* bits. */
+    bool ascii;                 /* No byte of data is above 0x7F, so it is valid UTF-8.
+                                 * false means unknown, and output checks the data. */
     bool chunked;               /* The body came by BDAT, not DATA. */
 
     const char *tls_version;    /* Such as "TLSv1.3"; NULL when the session is not over TLS. */

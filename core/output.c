@@ -406,7 +406,7 @@ int sc_output_message(const struct sc_message *msg, uint64_t id,
     struct sc_buf stage = {0};
     cJSON *root;
     char *head;
-    bool utf8 = sc_utf8_valid(msg->data, msg->size);
+    bool utf8 = msg->ascii || sc_utf8_valid(msg->data, msg->size);
     int rc = -1;
 
     root = build_envelope(msg, id, received_at);

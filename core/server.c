@@ -428,13 +428,21 @@ static bool report_handshake(struct conn *c)
     return true;
 }
 
+/* Feed the bytes kept in c->in to the session and keep what it leaves. */
+static void feed_kept_input(struct conn *c)
+{
+    size_t used = sc_session_feed(c->session, c->in.data, c->in.len, &c->out);
+
+    sc_buf_consume(&c->in, used);
+    if (c->in.len == 0 && c->in.cap > INPUT_BUF_KEEP)
+        sc_buf_free(&c->in);
+}
+
 /* Decrypt bytes, feed the plaintext to the session, send its replies. A
  * failed handshake or record gets OpenSSL's alert, and the connection is
  * closed; close_notify from the client counts as end of file. */
 static void conn_process_tls(struct conn *c, const char *bytes, size_t len)
 {
-    size_t used;
-
     if (sc_tls_feed(c->tls, bytes, len, &c->in, &c->tls_out) != SC_TLS_OK) {
         log_tls_failure(c);
         sc_buf_clear(&c->out);
@@ -446,12 +454,8 @@ static void conn_process_tls(struct conn *c, const char *bytes, size_t len)
     if (!c->tls_reported && sc_tls_handshake_done(c->tls) && !report_handshake(c))
         return;
 
-    if (c->in.len > 0) {
-        used = sc_session_feed(c->session, c->in.data, c->in.len, &c->out);
-        sc_buf_consume(&c->in, used);
-        if (c->in.len == 0 && c->in.cap > INPUT_BUF_KEEP)
-            sc_buf_free(&c->in);
-    }
+    if (c->in.len > 0)
+        feed_kept_input(c);
 
     conn_flush(c);
     if (c->closing)
@@ -460,6 +464,19 @@ static void conn_process_tls(struct conn *c, const char *bytes, size_t len)
         conn_finish(c, sc_session_close_reason(c->session));
     else if (sc_tls_peer_closed(c->tls))
         conn_finish(c, sc_session_in_data(c->session) ? "eof-in-data" : "eof");
+}
+
+/* Send the replies of a feed, then start TLS or close when the session
+ * requests it. */
+static void conn_after_feed(struct conn *c)
+{
+    conn_flush(c);
+    if (c->closing)
+        return;
+    if (sc_session_wants_tls(c->session))
+        start_tls(c);
+    else if (sc_session_closing(c->session))
+        conn_finish(c, sc_session_close_reason(c->session));
 }
 
 /* Feed bytes to the session, keep what it leaves, send its replies. */
@@ -482,26 +499,40 @@ static void conn_process(struct conn *c, const char *bytes, size_t len)
             conn_close(c, "out-of-memory");
             return;
         }
-        used = sc_session_feed(c->session, c->in.data, c->in.len, &c->out);
-        sc_buf_consume(&c->in, used);
-        if (c->in.len == 0 && c->in.cap > INPUT_BUF_KEEP)
-            sc_buf_free(&c->in);
+        feed_kept_input(c);
     }
-
-    conn_flush(c);
-    if (c->closing)
-        return;
-    if (sc_session_wants_tls(c->session))
-        start_tls(c);
-    else if (sc_session_closing(c->session))
-        conn_finish(c, sc_session_close_reason(c->session));
+    conn_after_feed(c);
 }
 
+/* Process n bytes that a read put into the session's window, then the
+ * bytes after the body that the window feed kept in c->in. */
+static void conn_process_window(struct conn *c, size_t n)
+{
+    if (sc_session_feed_window(c->session, n, &c->in, &c->out) != 0) {
+        conn_close(c, "out-of-memory");
+        return;
+    }
+    if (c->in.len > 0)
+        feed_kept_input(c);
+    conn_after_feed(c);
+}
+
+/* Read into the session's window while a plaintext body arrives, so its
+ * bytes are not copied again. Other reads go to the buffer that all
+ * connections share, because a read callback consumes or copies the bytes
+ * before it returns. */
 static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
 {
     struct conn *c = handle->data;
+    char *window;
+    size_t len;
 
     (void)suggested;
+    if (c->tls == NULL && c->in.len == 0 && !c->shutting_down && !c->closing &&
+        sc_session_window(c->session, &window, &len)) {
+        *buf = uv_buf_init(window, (unsigned)len);
+        return;
+    }
     *buf = uv_buf_init(c->srv->read_buf, READ_BUF_SIZE);
 }
 
@@ -528,7 +559,10 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         return;
 
     restart_idle_timer(c);
-    conn_process(c, buf->base, (size_t)nread);
+    if (buf->base != c->srv->read_buf)
+        conn_process_window(c, (size_t)nread);
+    else
+        conn_process(c, buf->base, (size_t)nread);
 }
 
 static enum sc_verdict conn_on_message(void *arg, struct sc_message *msg)

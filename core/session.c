@@ -402,6 +402,16 @@ static bool body_is_binary(const struct sc_session *s)
     return body != NULL && body->value != NULL && strcasecmp(body->value, "BINARYMIME") == 0;
 }
 
+/* Start receiving a body, sized for the SIZE= the client declared (RFC 1870). */
+static void begin_body(struct sc_session *s)
+{
+    const struct sc_param *size = sc_message_find_param(&s->msg, "SIZE");
+
+    sc_body_begin(&s->body, s->limits.max_size, s->limits.max_data_line);
+    if (size != NULL && size->value != NULL)
+        s->body.expected = (size_t)strtoull(size->value, NULL, 10);
+}
+
 static void cmd_data(struct sc_session *s, const char *arg, size_t len, struct sc_buf *out)
 {
     if (!arg_empty(arg, len)) {
@@ -430,7 +440,7 @@ static void cmd_data(struct sc_session *s, const char *arg, size_t len, struct s
         return;
     }
 
-    sc_body_begin(&s->body, s->limits.max_size, s->limits.max_data_line);
+    begin_body(s);
     reply(s, out, "354 End data with <CR><LF>.<CR><LF>");
     sc_enter(s, SC_DATA);
 }
@@ -529,7 +539,7 @@ static void cmd_bdat(struct sc_session *s, const char *arg, size_t len, struct s
     else if (s->state != SC_RCPT && s->state != SC_BDAT)
         s->chunk_error = "503 5.5.1 Send MAIL first";
     else if (s->state == SC_RCPT)
-        sc_body_begin(&s->body, s->limits.max_size, s->limits.max_data_line);
+        begin_body(s);
     s->chunk_last = last;
 
     sc_enter(s, SC_CHUNK);
@@ -850,6 +860,7 @@ static void finish_message(struct sc_session *s, struct sc_buf *out)
     s->msg.data = s->body.data.data ? s->body.data.data : "";
     s->msg.size = s->body.data.len;
     s->msg.warnings = message_warnings(s);
+    s->msg.ascii = !s->body.eight_bit;
     s->msg.chunked = s->state == SC_CHUNK;
     verdict = s->hooks.on_message(s->hooks.arg, &s->msg);
     reset_transaction(s);
@@ -1037,6 +1048,41 @@ size_t sc_session_feed(struct sc_session *s, const char *in, size_t len, struct 
         consumed += n;
     }
     return consumed;
+}
+
+bool sc_session_window(struct sc_session *s, char **at, size_t *len)
+{
+    if (s->state == SC_DATA)
+        return sc_body_window(&s->body, at, len);
+    if (s->state != SC_CHUNK || s->chunk_error != NULL || s->chunk_left == 0 ||
+        !sc_body_window(&s->body, at, len))
+        return false;
+
+    /* A read past the chunk would put the next command into the body. */
+    if (*len > s->chunk_left)
+        *len = (size_t)s->chunk_left;
+    return true;
+}
+
+int sc_session_feed_window(struct sc_session *s, size_t n, struct sc_buf *rest, struct sc_buf *out)
+{
+    char *at = s->body.data.data + s->body.data.len;
+    size_t used;
+    bool complete;
+
+    if (s->state == SC_CHUNK) {
+        feed_chunk(s, at, n, out);
+        return 0;
+    }
+
+    /* The bytes the body leaves are saved before the message is finished,
+     * because finishing it may free the buffer they are in. */
+    used = sc_body_feed_dot(&s->body, at, n, &complete);
+    if (used < n && sc_buf_append(rest, at + used, n - used) != 0)
+        return -1;
+    if (complete)
+        finish_message(s, out);
+    return 0;
 }
 
 struct sc_session *sc_session_new(const struct sc_limits *limits,

@@ -82,6 +82,26 @@ void sc_session_greet(struct sc_session *s, const char *hostname, struct sc_buf 
  */
 size_t sc_session_feed(struct sc_session *s, const char *in, size_t len, struct sc_buf *out);
 
+/*
+ * While a message body is being received, return free space at the end of
+ * the message buffer for the next read, so that the bytes land where they
+ * are kept and are not copied again. Returns false when the next bytes must
+ * go through sc_session_feed instead: outside a body, for a chunk that is
+ * being discarded, near the size limit, or when out of memory. Over TLS,
+ * feed the decrypted bytes with sc_session_feed.
+ */
+bool sc_session_window(struct sc_session *s, char **at, size_t *len);
+
+/*
+ * Process n bytes that a read put at the start of the space from
+ * sc_session_window, and append replies to out. Bytes after the end of the
+ * body, and the start of a possible end marker, are appended to rest: feed
+ * them with sc_session_feed before the next read. Returns 0, or -1 when out
+ * of memory.
+ */
+int sc_session_feed_window(struct sc_session *s, size_t n, struct sc_buf *rest,
+                           struct sc_buf *out);
+
 /* Append a 421 reply with the given enhanced code and text, and mark the
  * session closing: for an idle timeout or a server stop. */
 void sc_session_abort(struct sc_session *s, const char *code_and_text, struct sc_buf *out);

@@ -1,11 +1,13 @@
 /*
- * libFuzzer target for the SMTP session machine. Each input is fed to two
- * sessions: one gets it in a single feed, the other in pieces whose size
- * the first input byte chooses. Both must send the same replies and
- * receive the same messages, because a client's bytes may be split by the
- * network anywhere. It also checks the caller contract: a feed never
- * consumes more than it was given.
+ * libFuzzer target for the SMTP session machine. Each input is fed to three
+ * sessions: one gets it in a single feed, one in pieces whose size the
+ * first input byte chooses, and one in the same pieces read into the
+ * session's window whenever it offers one, as the server reads a plaintext
+ * body. All must send the same replies and receive the same messages,
+ * because a client's bytes may be split by the network anywhere. It also
+ * checks the caller contract: a feed never consumes more than it was given.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +43,7 @@ static enum sc_verdict record_message(void *arg, struct sc_message *msg)
         mix(&r->digest, msg->mail_params[i].keyword, strlen(msg->mail_params[i].keyword));
     mix(&r->digest, msg->data, msg->size);
     mix(&r->digest, &msg->warnings, sizeof(msg->warnings));
+    mix(&r->digest, &msg->ascii, sizeof(msg->ascii));
     return r->messages % 5 == 0 ? SC_TEMPFAIL : SC_ACCEPT;
 }
 
@@ -49,7 +52,8 @@ static void feed(struct sc_session *s, struct run *r, const uint8_t *bytes, size
 {
     size_t used;
 
-    sc_buf_append(&r->pending, bytes, len);
+    if (len > 0)
+        sc_buf_append(&r->pending, bytes, len);
     if (r->pending.len == 0)
         return;
     used = sc_session_feed(s, r->pending.data, r->pending.len, &r->out);
@@ -58,41 +62,73 @@ static void feed(struct sc_session *s, struct run *r, const uint8_t *bytes, size
     sc_buf_consume(&r->pending, used);
 }
 
+/* Feed bytes as the server reads them: into the window while the session
+ * offers one and nothing is pending, a read at most the window's size. */
+static void feed_windowed(struct sc_session *s, struct run *r, const uint8_t *bytes, size_t len)
+{
+    char *window;
+    size_t room, n;
+
+    while (len > 0 && r->pending.len == 0 && sc_session_window(s, &window, &room)) {
+        if (room == 0)
+            abort();
+        n = len < room ? len : room;
+        memcpy(window, bytes, n);
+        if (sc_session_feed_window(s, n, &r->pending, &r->out) != 0)
+            abort();
+        bytes += n;
+        len -= n;
+        feed(s, r, NULL, 0);
+    }
+    feed(s, r, bytes, len);
+}
+
+static bool same_run(const struct run *a, const struct run *b)
+{
+    return a->messages == b->messages && a->digest == b->digest && a->out.len == b->out.len &&
+           memcmp(a->out.data, b->out.data, a->out.len) == 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct sc_limits limits = {.max_size = 4096, .max_line = 128, .max_rcpts = 5};
-    struct sc_session_hooks hooks_whole = {.on_message = record_message};
-    struct sc_session_hooks hooks_split = {.on_message = record_message};
-    struct run whole = {0}, split = {0};
-    struct sc_session *a, *b;
-    size_t step, pos;
+    struct sc_limits limits = {.max_size = 16384, .max_line = 128, .max_rcpts = 5};
+    struct sc_session_hooks hooks[3] = {{.on_message = record_message},
+                                        {.on_message = record_message},
+                                        {.on_message = record_message}};
+    struct run runs[3] = {{{0}}};
+    struct sc_session *sessions[3];
+    size_t step, pos, piece, i;
 
     if (size == 0)
         return 0;
+
+    /* The first byte chooses the piece size and the size limit. Windows
+     * need room below the limit, and a small limit is soon reached. */
     step = (size_t)data[0] % 17 + 1;
-    hooks_whole.arg = &whole;
-    hooks_split.arg = &split;
-    a = sc_session_new(&limits, &hooks_whole);
-    b = sc_session_new(&limits, &hooks_split);
-    if (a == NULL || b == NULL)
-        abort();
-    sc_session_greet(a, "fuzz.example", &whole.out);
-    sc_session_greet(b, "fuzz.example", &split.out);
+    if (data[0] & 0x80)
+        limits.max_size = 1024;
+    for (i = 0; i < 3; i++) {
+        hooks[i].arg = &runs[i];
+        sessions[i] = sc_session_new(&limits, &hooks[i]);
+        if (sessions[i] == NULL)
+            abort();
+        sc_session_greet(sessions[i], "fuzz.example", &runs[i].out);
+    }
 
-    feed(a, &whole, data + 1, size - 1);
-    for (pos = 1; pos < size; pos += step)
-        feed(b, &split, data + pos, size - pos < step ? size - pos : step);
+    feed(sessions[0], &runs[0], data + 1, size - 1);
+    for (pos = 1; pos < size; pos += step) {
+        piece = size - pos < step ? size - pos : step;
+        feed(sessions[1], &runs[1], data + pos, piece);
+        feed_windowed(sessions[2], &runs[2], data + pos, piece);
+    }
 
-    if (whole.messages != split.messages || whole.digest != split.digest)
-        abort();
-    if (whole.out.len != split.out.len || memcmp(whole.out.data, split.out.data, whole.out.len) != 0)
+    if (!same_run(&runs[0], &runs[1]) || !same_run(&runs[0], &runs[2]))
         abort();
 
-    sc_session_free(a);
-    sc_session_free(b);
-    sc_buf_free(&whole.out);
-    sc_buf_free(&whole.pending);
-    sc_buf_free(&split.out);
-    sc_buf_free(&split.pending);
+    for (i = 0; i < 3; i++) {
+        sc_session_free(sessions[i]);
+        sc_buf_free(&runs[i].out);
+        sc_buf_free(&runs[i].pending);
+    }
     return 0;
 }

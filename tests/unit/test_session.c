@@ -30,6 +30,7 @@ struct received {
     size_t size;
     char *rcpt_params;          /* Per recipient, in brackets: "[NOTIFY=NEVER] []". */
     unsigned warnings;          /* SC_WARN_* bits. */
+    bool ascii;
     bool chunked;
     char *auth;                 /* "MECHANISM [authzid/]username:secret", or NULL. */
     char *tls;                  /* "VERSION CIPHER", or NULL without TLS. */
@@ -45,7 +46,11 @@ struct harness {
     struct received messages[MAX_MESSAGES];
     size_t messages_len;
     enum sc_verdict verdict;    /* What the message hook returns. */
+    bool windows;               /* Feed message bodies through windows, as the server does. */
 };
+
+/* Set by the fixtures of the test cases that feed bodies through windows. */
+static bool feed_windows;
 
 static const struct sc_limits default_limits = {
     .max_size = 10000,
@@ -171,6 +176,7 @@ static enum sc_verdict record_message(void *arg, struct sc_message *msg)
     r->auth = format_auth(&msg->auth);
     r->tls = format_tls(msg);
     r->warnings = msg->warnings;
+    r->ascii = msg->ascii;
     r->chunked = msg->chunked;
 
     r->size = msg->size;
@@ -201,6 +207,7 @@ static void harness_init(struct harness *h, const struct sc_limits *limits)
 
     memset(h, 0, sizeof(*h));
     h->verdict = SC_ACCEPT;
+    h->windows = feed_windows;
     h->session = sc_session_new(limits, &hooks);
     ck_assert_ptr_nonnull(h->session);
     sc_session_greet(h->session, "mx.test", &h->replies);
@@ -240,6 +247,14 @@ static void setup(void)
 static void teardown(void)
 {
     harness_free(&harness);
+    feed_windows = false;
+}
+
+/* For test cases that run a second time with bodies read into windows. */
+static void setup_windows(void)
+{
+    feed_windows = true;
+    harness_init(&harness, &default_limits);
 }
 
 /* Start over with other limits. */
@@ -249,17 +264,14 @@ static void restart(const struct sc_limits *limits)
     harness_init(&harness, limits);
 }
 
-/*
- * Pass bytes to the session as the server does, after what is pending from
- * earlier feeds. The session gets an exact-size copy, so ASan reports any
- * read past the end of its input.
- */
-static void feed(struct harness *h, const char *bytes, size_t len)
+/* Feed the bytes pending from earlier feeds and keep what the session
+ * leaves. The session gets an exact-size copy, so ASan reports any read
+ * past the end of its input. */
+static void feed_pending(struct harness *h)
 {
     char *copy;
     size_t consumed;
 
-    ck_assert_int_eq(sc_buf_append(&h->pending, bytes, len), 0);
     if (h->pending.len == 0)
         return;
 
@@ -271,6 +283,33 @@ static void feed(struct harness *h, const char *bytes, size_t len)
 
     ck_assert_uint_le(consumed, h->pending.len);
     sc_buf_consume(&h->pending, consumed);
+}
+
+/*
+ * Pass bytes to the session as the server reads them: into the session's
+ * window while a body arrives and nothing is pending, and else after what
+ * is pending from earlier feeds. A window takes what fits, as one read
+ * does, and the rest goes on as the next read.
+ */
+static void feed(struct harness *h, const char *bytes, size_t len)
+{
+    char *window;
+    size_t room, n;
+
+    while (h->windows && len > 0 && h->pending.len == 0 &&
+           sc_session_window(h->session, &window, &room)) {
+        ck_assert_uint_gt(room, 0);
+        n = len < room ? len : room;
+        memcpy(window, bytes, n);
+        ck_assert_int_eq(sc_session_feed_window(h->session, n, &h->pending, &h->replies), 0);
+        bytes += n;
+        len -= n;
+        if (h->pending.len > 0)
+            feed_pending(h);
+    }
+
+    ck_assert_int_eq(sc_buf_append(&h->pending, bytes, len), 0);
+    feed_pending(h);
 }
 
 static void send_text(struct harness *h, const char *text)
@@ -1332,6 +1371,100 @@ START_TEST(test_session_data_at_max_size)
 
     ck_assert_uint_eq(harness.messages_len, 1);
     ck_assert_uint_eq(harness.messages[0].size, 100);
+}
+END_TEST
+
+/* Return the room of the session's window, or 0 when it offers none. */
+static size_t window_room(void)
+{
+    char *window;
+    size_t room;
+
+    return sc_session_window(harness.session, &window, &room) ? room : 0;
+}
+
+START_TEST(test_session_window_only_in_body)
+{
+    ck_assert_uint_eq(window_room(), 0);
+    begin_ehlo();
+    ck_assert_uint_eq(window_room(), 0);
+
+    ASSERT_EXCHANGE("MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n",
+                    SENDER_OK RCPT_OK DATA_GO);
+    ck_assert_uint_gt(window_room(), 0);
+    ASSERT_EXCHANGE(".\r\n", ACCEPTED);
+    ck_assert_uint_eq(window_room(), 0);
+}
+END_TEST
+
+/* Near max_size the window gives way to plain feeds, which discard what is
+ * over the limit; a window never reaches past it. */
+START_TEST(test_session_window_within_max_size)
+{
+    struct sc_limits limits = default_limits;
+    char line[1002];
+    size_t room, sent = 0;
+
+    limits.max_size = 20000;
+    restart(&limits);
+    memset(line, 'x', 998);
+    memcpy(line + 998, "\r\n", 3);
+
+    begin_data();
+    while ((room = window_room()) > 0) {
+        ck_assert_uint_le(sent + room, limits.max_size);
+        ASSERT_EXCHANGE(line, "");
+        sent += 1000;
+    }
+    ck_assert_uint_gt(sent, limits.max_size - 5000);
+    ck_assert_uint_le(sent, limits.max_size);
+}
+END_TEST
+
+/* A declared SIZE= is reserved at once, so the first window is as large as
+ * a window gets, and larger bodies still arrive byte for byte. */
+START_TEST(test_session_window_large_body)
+{
+    struct sc_limits limits = default_limits;
+    enum { LINES = 40000, LINE = 30 };
+    char line[LINE + 1];
+    size_t i;
+
+    limits.max_size = 4 << 20;
+    restart(&limits);
+    begin_ehlo();
+    ASSERT_EXCHANGE("MAIL FROM:<a@example.com> SIZE=1200000\r\n", SENDER_OK);
+    ASSERT_EXCHANGE("RCPT TO:<b@example.com>\r\nDATA\r\n", RCPT_OK DATA_GO);
+    ck_assert_uint_ge(window_room(), 1 << 20);
+
+    /* Every tenth line starts with a stuffed dot, which moves the bytes
+     * after it within the window. */
+    for (i = 0; i < LINES; i++) {
+        snprintf(line, sizeof(line), "%s%026zu\r\n", i % 10 == 0 ? ".." : "ab", i);
+        feed(&harness, line, LINE);
+    }
+    ASSERT_EXCHANGE(".\r\nQUIT\r\n", ACCEPTED "221 2.0.0 Bye\r\n");
+
+    ck_assert_uint_eq(harness.messages_len, 1);
+    ck_assert_uint_eq(harness.messages[0].size, (size_t)LINES * LINE - LINES / 10);
+    ck_assert_mem_eq(harness.messages[0].data, ".00000000000000000000000000\r\nab", 31);
+}
+END_TEST
+
+/* A BDAT window never reaches past the chunk, so the next command stays out
+ * of the message. A rejected chunk, whose bytes are discarded, has none. */
+START_TEST(test_session_window_bdat_chunk)
+{
+    begin_ehlo();
+    ASSERT_EXCHANGE("MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\n",
+                    SENDER_OK RCPT_OK);
+    ASSERT_EXCHANGE("BDAT 10\r\n", "");
+    ck_assert_uint_eq(window_room(), 10);
+    ASSERT_EXCHANGE("0123456789", "250 2.0.0 10 octets received\r\n");
+    ck_assert_uint_eq(window_room(), 0);
+
+    ASSERT_EXCHANGE("BDAT 5 LAST junk\r\n", "");
+    ck_assert_uint_eq(window_room(), 0);
 }
 END_TEST
 
@@ -2518,6 +2651,24 @@ START_TEST(test_session_warn_8bit)
 }
 END_TEST
 
+/* The ascii flag lets output skip the UTF-8 check, so it must be false
+ * whenever one byte is above 0x7F, by DATA or by BDAT. */
+START_TEST(test_session_data_ascii_flag)
+{
+    begin_ehlo();
+    DATA_WARNINGS("Subject: Hi\r\n\r\nHello\r\n.\r\n");
+    DATA_WARNINGS(WIRE_8BIT);
+    bdat_warnings(MAIL_PLAIN, "Hello\r\n", 7);
+    bdat_warnings(MAIL_PLAIN, "caf\xc3\xa9\r\n", 7);
+
+    ck_assert_uint_eq(harness.messages_len, 4);
+    ck_assert(harness.messages[0].ascii);
+    ck_assert(!harness.messages[1].ascii);
+    ck_assert(harness.messages[2].ascii);
+    ck_assert(!harness.messages[3].ascii);
+}
+END_TEST
+
 /* RFC 6531: a non-ASCII sender or recipient needs the SMTPUTF8 parameter. */
 START_TEST(test_session_warn_utf8_address)
 {
@@ -3568,6 +3719,110 @@ START_TEST(test_session_abort_waiting_for_tls)
 }
 END_TEST
 
+/* The test cases that run twice: with every input fed as it is, and with
+ * message bodies read into the session's windows. */
+static void add_data_tests(TCase *tc)
+{
+    tcase_add_test(tc, test_session_data_dot_unstuffing);
+    tcase_add_test(tc, test_session_data_empty_message);
+    tcase_add_loop_test(tc, test_session_data_lone_dot_kept, 0,
+                        (int)(sizeof(lone_dots) / sizeof(lone_dots[0])));
+    tcase_add_test(tc, test_session_data_byte_exact);
+    tcase_add_test(tc, test_session_data_dot_mid_line_split);
+    tcase_add_test(tc, test_session_data_end_split);
+    tcase_add_test(tc, test_session_several_messages);
+    tcase_add_test(tc, test_session_free_in_data);
+    tcase_add_test(tc, test_session_data_at_max_size);
+    tcase_add_test(tc, test_session_data_too_big);
+    tcase_add_test(tc, test_session_window_only_in_body);
+    tcase_add_test(tc, test_session_window_within_max_size);
+    tcase_add_test(tc, test_session_window_large_body);
+    tcase_add_test(tc, test_session_window_bdat_chunk);
+}
+
+static void add_closing_tests(TCase *tc)
+{
+    tcase_add_test(tc, test_session_abort);
+    tcase_add_test(tc, test_session_abort_in_data);
+    tcase_add_test(tc, test_session_draining);
+    tcase_add_test(tc, test_session_draining_mid_transaction);
+    tcase_add_test(tc, test_session_verdict_tempfail);
+    tcase_add_test(tc, test_session_verdict_shutdown);
+}
+
+static void add_transcripts_tests(TCase *tc)
+{
+    tcase_add_test(tc, test_session_transcript_whole);
+    tcase_add_test(tc, test_session_transcript_bytewise);
+    tcase_add_loop_test(tc, test_session_transcript_split, 0, (int)sizeof(transcript));
+    tcase_add_loop_test(tc, test_session_transcript_random, 0, 300);
+}
+
+static void add_bdat_tests(TCase *tc)
+{
+    tcase_add_test(tc, test_session_bdat_chunks_concatenated);
+    tcase_add_test(tc, test_session_bdat_reply_after_bytes);
+    tcase_add_test(tc, test_session_bdat_zero_last);
+    tcase_add_test(tc, test_session_bdat_zero_chunk);
+    tcase_add_test(tc, test_session_bdat_any_case);
+    tcase_add_test(tc, test_session_bdat_before_mail);
+    tcase_add_test(tc, test_session_bdat_before_rcpt);
+    tcase_add_test(tc, test_session_bdat_then_data);
+    tcase_add_test(tc, test_session_bdat_then_rcpt);
+    tcase_add_test(tc, test_session_binarymime_needs_bdat);
+    tcase_add_test(tc, test_session_bdat_bad_syntax);
+    tcase_add_test(tc, test_session_bdat_too_big);
+    tcase_add_test(tc, test_session_bdat_too_big_last);
+    tcase_add_test(tc, test_session_bdat_line_too_long);
+    tcase_add_test(tc, test_session_bdat_rset_between_chunks);
+    tcase_add_test(tc, test_session_free_in_chunk);
+    tcase_add_test(tc, test_session_bdat_same_as_data);
+    tcase_add_test(tc, test_session_bdat_large_chunk);
+    tcase_add_test(tc, test_session_bdat_enhanced_codes);
+    tcase_add_test(tc, test_session_bdat_transcript_whole);
+    tcase_add_test(tc, test_session_bdat_transcript_bytewise);
+    tcase_add_loop_test(tc, test_session_bdat_transcript_split, 0,
+                        (int)sizeof(bdat_transcript));
+    tcase_add_loop_test(tc, test_session_bdat_transcript_random, 0, 100);
+}
+
+static void add_warnings_tests(TCase *tc)
+{
+    tcase_add_test(tc, test_session_warn_clean);
+    tcase_add_test(tc, test_session_data_ascii_flag);
+    tcase_add_test(tc, test_session_warn_bare_lf);
+    tcase_add_test(tc, test_session_warn_bare_cr);
+    tcase_add_test(tc, test_session_warn_line_over_998);
+    tcase_add_test(tc, test_session_warn_nul_byte);
+    tcase_add_test(tc, test_session_warn_8bit);
+    tcase_add_test(tc, test_session_warn_utf8_address);
+    tcase_add_test(tc, test_session_warn_dot_line_bare_lf);
+    tcase_add_test(tc, test_session_warn_binarymime);
+    tcase_add_test(tc, test_session_warn_bdat_cr_chunks);
+    tcase_add_test(tc, test_session_warn_per_message);
+}
+
+static void add_strict_tests(TCase *tc)
+{
+    tcase_add_test(tc, test_session_strict_bare_lf_command);
+    tcase_add_test(tc, test_session_strict_message_bare_lf);
+    tcase_add_test(tc, test_session_strict_message_bare_cr);
+    tcase_add_test(tc, test_session_strict_dot_line);
+    tcase_add_test(tc, test_session_strict_clean_accepted);
+    tcase_add_test(tc, test_session_strict_bdat);
+    tcase_add_test(tc, test_session_strict_bdat_bare_lf_line);
+    tcase_add_test(tc, test_session_binarymime_no_line_limit);
+    tcase_add_test(tc, test_session_draining_data_and_bdat);
+}
+
+static void add_limits_tests(TCase *tc)
+{
+    tcase_add_test(tc, test_session_max_errors);
+    tcase_add_test(tc, test_session_max_errors_kinds);
+    tcase_add_test(tc, test_session_max_errors_unlimited);
+    tcase_add_test(tc, test_session_max_data_line);
+}
+
 Suite *suite_session(void)
 {
     Suite *suite = suite_create("session");
@@ -3583,6 +3838,13 @@ Suite *suite_session(void)
     TCase *auth = tcase_create("auth");
     TCase *auth_transcripts = tcase_create("auth transcript");
     TCase *starttls = tcase_create("starttls");
+    TCase *data_windows = tcase_create("data, read into windows");
+    TCase *closing_windows = tcase_create("closing, read into windows");
+    TCase *transcripts_windows = tcase_create("transcript, read into windows");
+    TCase *bdat_windows = tcase_create("bdat, read into windows");
+    TCase *warnings_windows = tcase_create("warnings, read into windows");
+    TCase *strict_windows = tcase_create("strict, read into windows");
+    TCase *limits_windows = tcase_create("limits, read into windows");
 
     tcase_add_checked_fixture(commands, setup, teardown);
     tcase_add_test(commands, test_session_greeting);
@@ -3638,61 +3900,36 @@ Suite *suite_session(void)
     suite_add_tcase(suite, commands);
 
     tcase_add_checked_fixture(data, setup, teardown);
-    tcase_add_test(data, test_session_data_dot_unstuffing);
-    tcase_add_test(data, test_session_data_empty_message);
-    tcase_add_loop_test(data, test_session_data_lone_dot_kept, 0,
-                        (int)(sizeof(lone_dots) / sizeof(lone_dots[0])));
-    tcase_add_test(data, test_session_data_byte_exact);
-    tcase_add_test(data, test_session_data_dot_mid_line_split);
-    tcase_add_test(data, test_session_data_end_split);
-    tcase_add_test(data, test_session_several_messages);
-    tcase_add_test(data, test_session_free_in_data);
-    tcase_add_test(data, test_session_data_at_max_size);
-    tcase_add_test(data, test_session_data_too_big);
+    add_data_tests(data);
     suite_add_tcase(suite, data);
 
+    tcase_add_checked_fixture(data_windows, setup_windows, teardown);
+    add_data_tests(data_windows);
+    suite_add_tcase(suite, data_windows);
+
     tcase_add_checked_fixture(closing, setup, teardown);
-    tcase_add_test(closing, test_session_abort);
-    tcase_add_test(closing, test_session_abort_in_data);
-    tcase_add_test(closing, test_session_draining);
-    tcase_add_test(closing, test_session_draining_mid_transaction);
-    tcase_add_test(closing, test_session_verdict_tempfail);
-    tcase_add_test(closing, test_session_verdict_shutdown);
+    add_closing_tests(closing);
     suite_add_tcase(suite, closing);
 
+    tcase_add_checked_fixture(closing_windows, setup_windows, teardown);
+    add_closing_tests(closing_windows);
+    suite_add_tcase(suite, closing_windows);
+
     tcase_add_checked_fixture(transcripts, setup, teardown);
-    tcase_add_test(transcripts, test_session_transcript_whole);
-    tcase_add_test(transcripts, test_session_transcript_bytewise);
-    tcase_add_loop_test(transcripts, test_session_transcript_split, 0, (int)sizeof(transcript));
-    tcase_add_loop_test(transcripts, test_session_transcript_random, 0, 300);
+    add_transcripts_tests(transcripts);
     suite_add_tcase(suite, transcripts);
 
+    tcase_add_checked_fixture(transcripts_windows, setup_windows, teardown);
+    add_transcripts_tests(transcripts_windows);
+    suite_add_tcase(suite, transcripts_windows);
+
     tcase_add_checked_fixture(bdat, setup, teardown);
-    tcase_add_test(bdat, test_session_bdat_chunks_concatenated);
-    tcase_add_test(bdat, test_session_bdat_reply_after_bytes);
-    tcase_add_test(bdat, test_session_bdat_zero_last);
-    tcase_add_test(bdat, test_session_bdat_zero_chunk);
-    tcase_add_test(bdat, test_session_bdat_any_case);
-    tcase_add_test(bdat, test_session_bdat_before_mail);
-    tcase_add_test(bdat, test_session_bdat_before_rcpt);
-    tcase_add_test(bdat, test_session_bdat_then_data);
-    tcase_add_test(bdat, test_session_bdat_then_rcpt);
-    tcase_add_test(bdat, test_session_binarymime_needs_bdat);
-    tcase_add_test(bdat, test_session_bdat_bad_syntax);
-    tcase_add_test(bdat, test_session_bdat_too_big);
-    tcase_add_test(bdat, test_session_bdat_too_big_last);
-    tcase_add_test(bdat, test_session_bdat_line_too_long);
-    tcase_add_test(bdat, test_session_bdat_rset_between_chunks);
-    tcase_add_test(bdat, test_session_free_in_chunk);
-    tcase_add_test(bdat, test_session_bdat_same_as_data);
-    tcase_add_test(bdat, test_session_bdat_large_chunk);
-    tcase_add_test(bdat, test_session_bdat_enhanced_codes);
-    tcase_add_test(bdat, test_session_bdat_transcript_whole);
-    tcase_add_test(bdat, test_session_bdat_transcript_bytewise);
-    tcase_add_loop_test(bdat, test_session_bdat_transcript_split, 0,
-                        (int)sizeof(bdat_transcript));
-    tcase_add_loop_test(bdat, test_session_bdat_transcript_random, 0, 100);
+    add_bdat_tests(bdat);
     suite_add_tcase(suite, bdat);
+
+    tcase_add_checked_fixture(bdat_windows, setup_windows, teardown);
+    add_bdat_tests(bdat_windows);
+    suite_add_tcase(suite, bdat_windows);
 
     tcase_add_checked_fixture(dsn, setup, teardown);
     tcase_add_test(dsn, test_session_dsn_mail_params);
@@ -3705,37 +3942,28 @@ Suite *suite_session(void)
     suite_add_tcase(suite, dsn);
 
     tcase_add_checked_fixture(warnings, setup, teardown);
-    tcase_add_test(warnings, test_session_warn_clean);
-    tcase_add_test(warnings, test_session_warn_bare_lf);
-    tcase_add_test(warnings, test_session_warn_bare_cr);
-    tcase_add_test(warnings, test_session_warn_line_over_998);
-    tcase_add_test(warnings, test_session_warn_nul_byte);
-    tcase_add_test(warnings, test_session_warn_8bit);
-    tcase_add_test(warnings, test_session_warn_utf8_address);
-    tcase_add_test(warnings, test_session_warn_dot_line_bare_lf);
-    tcase_add_test(warnings, test_session_warn_binarymime);
-    tcase_add_test(warnings, test_session_warn_bdat_cr_chunks);
-    tcase_add_test(warnings, test_session_warn_per_message);
+    add_warnings_tests(warnings);
     suite_add_tcase(suite, warnings);
 
+    tcase_add_checked_fixture(warnings_windows, setup_windows, teardown);
+    add_warnings_tests(warnings_windows);
+    suite_add_tcase(suite, warnings_windows);
+
     tcase_add_checked_fixture(strict, setup, teardown);
-    tcase_add_test(strict, test_session_strict_bare_lf_command);
-    tcase_add_test(strict, test_session_strict_message_bare_lf);
-    tcase_add_test(strict, test_session_strict_message_bare_cr);
-    tcase_add_test(strict, test_session_strict_dot_line);
-    tcase_add_test(strict, test_session_strict_clean_accepted);
-    tcase_add_test(strict, test_session_strict_bdat);
-    tcase_add_test(strict, test_session_strict_bdat_bare_lf_line);
-    tcase_add_test(strict, test_session_binarymime_no_line_limit);
-    tcase_add_test(strict, test_session_draining_data_and_bdat);
+    add_strict_tests(strict);
     suite_add_tcase(suite, strict);
 
+    tcase_add_checked_fixture(strict_windows, setup_windows, teardown);
+    add_strict_tests(strict_windows);
+    suite_add_tcase(suite, strict_windows);
+
     tcase_add_checked_fixture(limits, setup, teardown);
-    tcase_add_test(limits, test_session_max_errors);
-    tcase_add_test(limits, test_session_max_errors_kinds);
-    tcase_add_test(limits, test_session_max_errors_unlimited);
-    tcase_add_test(limits, test_session_max_data_line);
+    add_limits_tests(limits);
     suite_add_tcase(suite, limits);
+
+    tcase_add_checked_fixture(limits_windows, setup_windows, teardown);
+    add_limits_tests(limits_windows);
+    suite_add_tcase(suite, limits_windows);
 
     tcase_add_checked_fixture(auth, setup, teardown);
     tcase_add_test(auth, test_session_auth_none);
