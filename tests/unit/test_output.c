@@ -257,6 +257,50 @@ START_TEST(test_escape_utf8_kept)
 }
 END_TEST
 
+/* One byte to escape at every offset of inputs of 0 to 40 bytes, which
+ * crosses the sixteen-byte steps of the escaper. Each input is an exact-size
+ * copy, so ASan reports a read past its end. */
+START_TEST(test_escape_every_offset)
+{
+    static const struct {
+        const char *byte;
+        size_t len;
+        const char *escaped;
+    } cases[] = {
+        {"\"", 1, "\\\""},
+        {"\\", 1, "\\\\"},
+        {"\r", 1, "\\r"},
+        {"\r\n", 2, "\\r\\n"},
+        {"\x01", 1, "\\u0001"},
+        {"\xe2\x80\xa8", 3, "\\u2028"},
+        {"\xe2\x82\xac", 3, "\xe2\x82\xac"},
+    };
+    char *input, *escaped, expected[128];
+    size_t c, len, at, done;
+
+    for (c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        for (len = cases[c].len; len <= 40; len++) {
+            for (at = 0; at + cases[c].len <= len; at++) {
+                input = malloc(len);
+                ck_assert_ptr_nonnull(input);
+                memset(input, 'a', len);
+                memcpy(input + at, cases[c].byte, cases[c].len);
+
+                memset(expected, 'a', at);
+                done = at + (size_t)sprintf(expected + at, "%s", cases[c].escaped);
+                memset(expected + done, 'a', len - at - cases[c].len);
+                expected[done + len - at - cases[c].len] = '\0';
+
+                escaped = escape(input, len);
+                ck_assert_str_eq(escaped, expected);
+                free(escaped);
+                free(input);
+            }
+        }
+    }
+}
+END_TEST
+
 START_TEST(test_escape_appends)
 {
     struct sc_buf out = {0};
@@ -1097,6 +1141,7 @@ Suite *suite_output(void)
     tcase_add_test(escape_case, test_escape_controls);
     tcase_add_test(escape_case, test_escape_line_separators);
     tcase_add_test(escape_case, test_escape_utf8_kept);
+    tcase_add_test(escape_case, test_escape_every_offset);
     tcase_add_test(escape_case, test_escape_appends);
     tcase_add_loop_test(escape_case, test_base64_vectors, 0,
                         (int)(sizeof(base64_vectors) / sizeof(base64_vectors[0])));
