@@ -15,8 +15,8 @@
 
 #include "message.h"
 
-/* A data buffer larger than this is freed after each message, so an idle
- * session does not keep the memory of its largest message. */
+/* sc_body_trim frees a data buffer larger than this, so an idle session
+ * does not keep the memory of its largest message. */
 #define DATA_BUF_KEEP (64 * 1024)
 
 /* The maximum size of one read into a window. Larger reads need fewer
@@ -326,11 +326,15 @@ void sc_body_reset(struct sc_body *b)
 {
     struct sc_buf keep = b->data;
 
-    if (keep.cap > DATA_BUF_KEEP)
-        sc_buf_free(&keep);
     sc_buf_clear(&keep);
     memset(b, 0, sizeof(*b));
     b->data = keep;
+}
+
+void sc_body_trim(struct sc_body *b)
+{
+    if (b->data.cap > DATA_BUF_KEEP)
+        sc_buf_free(&b->data);
 }
 
 void sc_body_free(struct sc_body *b)

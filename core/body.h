@@ -67,8 +67,13 @@ void sc_body_append(struct sc_body *b, const char *bytes, size_t n);
 /* Finish the scan of a complete body: a CR at its very end is bare. */
 void sc_body_end(struct sc_body *b);
 
-/* Drop the body; keep a small buffer for the next message, free a large one. */
+/* Drop the body and keep its buffer for the next one. */
 void sc_body_reset(struct sc_body *b);
+
+/* Free the buffer of a body that was reset when the buffer is larger than
+ * a small one. Freeing 100 MiB takes milliseconds, so the session does it
+ * after the reply to the message is sent, not before. */
+void sc_body_trim(struct sc_body *b);
 
 void sc_body_free(struct sc_body *b);
 

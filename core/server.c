@@ -460,6 +460,7 @@ static void conn_process_tls(struct conn *c, const char *bytes, size_t len)
     conn_flush(c);
     if (c->closing)
         return;
+    sc_session_trim(c->session);
     if (sc_session_closing(c->session))
         conn_finish(c, sc_session_close_reason(c->session));
     else if (sc_tls_peer_closed(c->tls))
@@ -473,6 +474,7 @@ static void conn_after_feed(struct conn *c)
     conn_flush(c);
     if (c->closing)
         return;
+    sc_session_trim(c->session);
     if (sc_session_wants_tls(c->session))
         start_tls(c);
     else if (sc_session_closing(c->session))

@@ -1050,6 +1050,12 @@ size_t sc_session_feed(struct sc_session *s, const char *in, size_t len, struct 
     return consumed;
 }
 
+void sc_session_trim(struct sc_session *s)
+{
+    if (!sc_session_in_data(s))
+        sc_body_trim(&s->body);
+}
+
 bool sc_session_window(struct sc_session *s, char **at, size_t *len)
 {
     if (s->state == SC_DATA)

@@ -102,6 +102,13 @@ bool sc_session_window(struct sc_session *s, char **at, size_t *len);
 int sc_session_feed_window(struct sc_session *s, size_t n, struct sc_buf *rest,
                            struct sc_buf *out);
 
+/* Free the memory a finished message used, unless a body is being received.
+ * Call it after the replies of a feed are sent, because freeing a large
+ * message takes milliseconds, which would otherwise delay its 250. Without
+ * it, a session reuses that memory for its next message and frees it in
+ * sc_session_free. */
+void sc_session_trim(struct sc_session *s);
+
 /* Append a 421 reply with the given enhanced code and text, and mark the
  * session closing: for an idle timeout or a server stop. */
 void sc_session_abort(struct sc_session *s, const char *code_and_text, struct sc_buf *out);

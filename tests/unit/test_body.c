@@ -659,9 +659,9 @@ START_TEST(test_body_reset_clears)
 }
 END_TEST
 
-/* A large buffer is freed at reset, so an idle session keeps no memory of
- * its largest message. */
-START_TEST(test_body_reset_frees_large_buffer)
+/* Reset keeps the buffer for the next message, and trim frees a large one,
+ * so an idle session keeps no memory of its largest message. */
+START_TEST(test_body_trim_frees_large_buffer)
 {
     char *big = calloc(1, MAX_SIZE);
 
@@ -669,9 +669,24 @@ START_TEST(test_body_reset_frees_large_buffer)
     sc_body_append(&body, big, MAX_SIZE);
     ck_assert_uint_eq(body.data.len, MAX_SIZE);
     sc_body_reset(&body);
+    ck_assert_ptr_nonnull(body.data.data);
+    ck_assert_uint_eq(body.data.len, 0);
+
+    sc_body_trim(&body);
     ck_assert_ptr_null(body.data.data);
     ck_assert_uint_eq(body.data.cap, 0);
     free(big);
+}
+END_TEST
+
+START_TEST(test_body_trim_keeps_small_buffer)
+{
+    APPEND("Subject: small\r\n");
+    sc_body_reset(&body);
+    sc_body_trim(&body);
+
+    ck_assert_ptr_nonnull(body.data.data);
+    ck_assert_uint_gt(body.data.cap, 0);
 }
 END_TEST
 
@@ -723,7 +738,8 @@ Suite *suite_body(void)
     tcase_add_test(limits, test_body_max_line_across_appends);
     tcase_add_test(limits, test_body_max_line_flagged_early);
     tcase_add_test(limits, test_body_reset_clears);
-    tcase_add_test(limits, test_body_reset_frees_large_buffer);
+    tcase_add_test(limits, test_body_trim_frees_large_buffer);
+    tcase_add_test(limits, test_body_trim_keeps_small_buffer);
     suite_add_tcase(suite, limits);
 
     return suite;
