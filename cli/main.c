@@ -6,6 +6,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -463,6 +466,14 @@ int main(int argc, char **argv)
 
     /* A closed stdout must show up as EPIPE from write(), not kill the process. */
     signal(SIGPIPE, SIG_IGN);
+
+#if defined(__GLIBC__)
+    /* A fixed threshold gives every message buffer of 256 KiB or more its
+     * own mapping, which free() returns to the system at once. glibc would
+     * otherwise raise the threshold after the first large message and place
+     * later ones in the heap, where freed memory stays with the process. */
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+#endif
     fit_open_files_limit(&app.opts);
 
     /* The context, with its generated key, is made only when TLS is on, so

@@ -24,13 +24,18 @@
  * (scripts/bench on 2 cores). */
 #define WINDOW_MAX (1024 * 1024)
 
+/* A declared SIZE= reserves at most this much at once, and a larger body
+ * grows from there. A client that declares a huge size gets no huge
+ * reservation before it has sent the bytes. */
+#define RESERVE_MAX ((size_t)1024 * 1024 * 1024)
+
 /* Less room than this before max_size is not worth a window. */
 #define WINDOW_MIN 4096
 
-/* Pages are mapped ahead of the reads once a body is this large, and this
- * much at a time. */
+/* Pages are mapped ahead of the reads once a body is this large, and at
+ * most this far ahead. */
 #define POPULATE_FROM (1024 * 1024)
-#define POPULATE_STEP (2048 * 1024)
+#define POPULATE_MAX (2048 * 1024)
 
 /* RFC 5322 section 2.1.1: a line has at most 998 characters before CRLF. */
 #define RFC5322_MAX_LINE 998
@@ -175,24 +180,26 @@ static void store(struct sc_body *b, const char *bytes, size_t n)
 }
 
 /*
- * Map the pages of a large body ahead of the reads with one system call
- * per POPULATE_STEP, which costs less than taking a page fault for each
- * page (MADV_POPULATE_WRITE, Linux 5.14). Small bodies are left alone, so
- * many small messages at once do not hold mapped pages they never use.
+ * Map the pages of a large body ahead of the reads, which costs less than
+ * taking a page fault for each page (MADV_POPULATE_WRITE, Linux 5.14). The
+ * pages mapped ahead are at most an eighth of the bytes stored and at most
+ * POPULATE_MAX, so a body that arrives slowly keeps little memory it does
+ * not use yet. Bodies under POPULATE_FROM are left alone.
  */
-static void populate_ahead(struct sc_body *b, size_t until)
+static void populate_ahead(struct sc_body *b)
 {
 #if defined(MADV_POPULATE_WRITE)
     static bool unsupported;
     uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), start, end;
-    size_t from, target;
+    size_t from, ahead, target;
 
-    if (unsupported || b->data.len < POPULATE_FROM || until <= b->populated)
+    if (unsupported || b->data.len < POPULATE_FROM)
         return;
+    ahead = b->data.len / 8 < POPULATE_MAX ? b->data.len / 8 : POPULATE_MAX;
+    target = b->data.cap - b->data.len > ahead ? b->data.len + ahead : b->data.cap;
     from = b->populated > b->data.len ? b->populated : b->data.len;
-    target = b->data.cap - from > POPULATE_STEP ? from + POPULATE_STEP : b->data.cap;
-    if (target < until)
-        target = until;
+    if (target <= from)
+        return;
 
     /* madvise takes whole pages, so only the pages entirely inside are
      * mapped. The page that contains the last stored byte is mapped already. */
@@ -203,7 +210,6 @@ static void populate_ahead(struct sc_body *b, size_t until)
     b->populated = target;
 #else
     (void)b;
-    (void)until;
 #endif
 }
 
@@ -219,7 +225,7 @@ bool sc_body_window(struct sc_body *b, char **at, size_t *len)
     if (b->data.cap - b->data.len < WINDOW_MIN) {
         want = b->data.len > WINDOW_MIN ? b->data.len : WINDOW_MIN;
         if (b->data.len == 0 && b->expected > want)
-            want = b->expected;
+            want = b->expected < RESERVE_MAX ? b->expected : RESERVE_MAX;
         if (want > limit)
             want = limit;
         if (sc_buf_reserve(&b->data, want) != 0)
@@ -231,7 +237,7 @@ bool sc_body_window(struct sc_body *b, char **at, size_t *len)
         room = WINDOW_MAX;
     if (room > limit)
         room = limit;
-    populate_ahead(b, b->data.len + room);
+    populate_ahead(b);
 
     *at = b->data.data + b->data.len;
     *len = room;

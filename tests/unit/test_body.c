@@ -690,6 +690,67 @@ START_TEST(test_body_trim_keeps_small_buffer)
 }
 END_TEST
 
+/* Feed n bytes of "x" lines through windows, at most piece bytes per read,
+ * as the server reads a body. */
+static void feed_windows(struct sc_body *b, size_t n, size_t piece)
+{
+    char *window;
+    size_t room, take, i;
+    bool complete;
+
+    while (n > 0) {
+        ck_assert(sc_body_window(b, &window, &room));
+        take = n < piece ? n : piece;
+        take = take < room ? take : room;
+        for (i = 0; i < take; i++)
+            window[i] = (i + b->data.len) % 100 == 99 ? '\n' : 'x';
+        ck_assert_uint_eq(sc_body_feed_dot(b, window, take, &complete), take);
+        ck_assert(!complete);
+        n -= take;
+    }
+}
+
+/* A body that arrives in small reads has at most an eighth of its size
+ * mapped ahead, so many slow bodies do not hold twice their memory. */
+START_TEST(test_body_window_maps_little_ahead)
+{
+    size_t total = 0;
+
+    sc_body_begin(&body, 64 << 20, 0);
+    while (total < (6u << 20)) {
+        feed_windows(&body, 64 * 1024, 1024);
+        total += 64 * 1024;
+        ck_assert_uint_eq(body.data.len, total);
+        ck_assert_uint_le(body.populated, total + total / 8);
+    }
+    ck_assert_uint_gt(body.populated, total);
+}
+END_TEST
+
+/* A declared size reserves the buffer at once, but never more than 1 GiB
+ * or max_size, whatever the client declares. */
+START_TEST(test_body_window_reserve_capped)
+{
+    char *window;
+    size_t room;
+
+    sc_body_begin(&body, (size_t)1 << 41, 0);
+    body.expected = (size_t)1 << 40;
+    ck_assert(sc_body_window(&body, &window, &room));
+    ck_assert_uint_ge(body.data.cap, (size_t)1 << 30);
+    ck_assert_uint_lt(body.data.cap, (size_t)1 << 31);
+
+    /* Nor more than max_size. */
+    sc_body_reset(&body);
+    sc_body_trim(&body);
+    sc_body_begin(&body, 1 << 20, 0);
+    body.expected = 5 << 20;
+    ck_assert(sc_body_window(&body, &window, &room));
+    ck_assert_uint_le(body.data.cap, 1 << 20);
+    ck_assert_uint_le(room, 1 << 20);
+}
+END_TEST
+
 Suite *suite_body(void)
 {
     Suite *suite = suite_create("body");
@@ -740,6 +801,8 @@ Suite *suite_body(void)
     tcase_add_test(limits, test_body_reset_clears);
     tcase_add_test(limits, test_body_trim_frees_large_buffer);
     tcase_add_test(limits, test_body_trim_keeps_small_buffer);
+    tcase_add_test(limits, test_body_window_maps_little_ahead);
+    tcase_add_test(limits, test_body_window_reserve_capped);
     suite_add_tcase(suite, limits);
 
     return suite;
