@@ -18,7 +18,7 @@ struct sc_body {
     struct sc_buf data;         /* The message after dot-unstuffing. */
     size_t max_size;            /* Bytes kept at most; past it, too_big. */
     size_t max_line;            /* Maximum line length, without its ending. 0: no limit. */
-    size_t expected;            /* Size the client declared with SIZE=; 0: none. */
+    size_t expected;            /* Size the client declared with SIZE=, or 0. */
     size_t populated;           /* Bytes of data at the front whose pages are already mapped. */
     bool too_big;
     bool line_too_long;
@@ -43,8 +43,8 @@ void sc_body_begin(struct sc_body *b, size_t max_size, size_t max_line);
 
 /*
  * Consume DATA bytes up to and including the end marker <CRLF>.<CRLF>.
- * in may be a window from sc_body_window(); dot-unstuffing then moves the
- * bytes within it.
+ * in may be a window from sc_body_window(), and dot-unstuffing then moves
+ * the bytes within it.
  * Returns the bytes consumed and sets *complete once the marker was
  * consumed. Up to two bytes (".", ".\r") may be left unconsumed when they
  * could begin the marker: pass them again with the next bytes.
@@ -71,8 +71,8 @@ void sc_body_end(struct sc_body *b);
 void sc_body_reset(struct sc_body *b);
 
 /* Free the buffer of a body that was reset when the buffer is larger than
- * a small one. Freeing 100 MiB takes milliseconds, so the session does it
- * after the reply to the message is sent, not before. */
+ * 64 KiB. Freeing 100 MiB takes milliseconds, so the server calls this
+ * through sc_session_trim after the reply to the message is sent. */
 void sc_body_trim(struct sc_body *b);
 
 void sc_body_free(struct sc_body *b);

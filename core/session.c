@@ -1081,8 +1081,8 @@ int sc_session_feed_window(struct sc_session *s, size_t n, struct sc_buf *rest, 
         return 0;
     }
 
-    /* The bytes the body leaves are saved before the message is finished,
-     * because finishing it may free the buffer they are in. */
+    /* The bytes the body leaves are copied out before the message is
+     * finished, because the next body reuses the buffer they are in. */
     used = sc_body_feed_dot(&s->body, at, n, &complete);
     if (used < n && sc_buf_append(rest, at + used, n - used) != 0)
         return -1;
