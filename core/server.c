@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 
 #include "log.h"
 
@@ -30,8 +31,9 @@
 
 /* After the last reply the write side is shut down and input is read and
  * discarded for up to this long, so closing does not reset the connection
- * while the client is still reading its last reply. While the server stops,
- * a client that does not read gets the shorter time. */
+ * while the client is still reading its last reply. A QUIT with no input
+ * after it closes at once. While the server stops, a client that does not
+ * read gets the shorter time. */
 #define LINGER_MS 1000
 #define STOP_LINGER_MS 100
 
@@ -207,6 +209,23 @@ static void on_linger_timeout(uv_timer_t *timer)
     conn_close(timer->data, "linger");
 }
 
+/* Return true when a plaintext session ended by QUIT has no input left,
+ * neither kept nor waiting in the kernel. Closing then sends a FIN, not a
+ * reset, and RFC 5321 has the client send nothing after QUIT, so waiting
+ * for it to hang up would only cost a wake-up per connection. */
+static bool quit_drained(struct conn *c)
+{
+    uv_os_fd_t fd;
+    int pending;
+
+    if (c->tls != NULL || c->in.len > 0 || c->close_reason == NULL ||
+        strcmp(c->close_reason, "quit") != 0)
+        return false;
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0)
+        return false;
+    return ioctl(fd, FIONREAD, &pending) == 0 && pending == 0;
+}
+
 static void on_shutdown(uv_shutdown_t *req, int status)
 {
     struct conn *c = req->data;
@@ -216,7 +235,7 @@ static void on_shutdown(uv_shutdown_t *req, int status)
     /* While the server stops, or for a connection rejected over the limit,
      * the server does not wait for the client to hang up. The last reply is
      * out, and waiting would only delay the exit or keep a descriptor. */
-    if (status < 0 || c->eof || c->srv->stopping || c->no_linger)
+    if (status < 0 || c->eof || c->srv->stopping || c->no_linger || quit_drained(c))
         conn_close(c, c->close_reason);
 }
 

@@ -3,6 +3,7 @@
 import base64
 import re
 import socket
+import time
 
 from smtp_client import RawSmtp, open_session, send_message
 
@@ -330,6 +331,40 @@ def test_quit_with_half_close_gets_221(smtpcatch):
     with open_session(smtpcatch.port) as client:
         client.send(b"QUIT\r\n")
         client.sock.shutdown(socket.SHUT_WR)
+        replies = client.read_replies_until_closed()
+
+    assert [reply.code for reply in replies] == [221]
+
+
+def wait_for_log(server, text, timeout=5.0):
+    """Return the seconds until text appears in server's stderr, or None."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if text in server.stderr_text():
+            return time.monotonic() - start
+        time.sleep(0.005)
+    return None
+
+
+def test_quit_closes_without_waiting_for_the_client(start_smtpcatch):
+    # After QUIT the client has nothing more to send (RFC 5321 4.1.1.10),
+    # so the server closes at once. Waiting for the client to hang up, up
+    # to the 1 s linger time, would cost a wake-up per connection.
+    server = start_smtpcatch("-v")
+
+    with open_session(server.port) as client:
+        quit_reply = client.command("QUIT")
+        closed_after = wait_for_log(server, "closed reason=quit")
+        rest = client.read_until_closed()
+
+    assert quit_reply.code == 221
+    assert closed_after is not None and closed_after < 0.5
+    assert rest == b""
+
+
+def test_bytes_after_quit_do_not_reset_the_221(smtpcatch):
+    with open_session(smtpcatch.port) as client:
+        client.send(b"QUIT\r\nNOOP\r\nNOOP\r\n")
         replies = client.read_replies_until_closed()
 
     assert [reply.code for reply in replies] == [221]
