@@ -6,6 +6,13 @@
  * body. All must send the same replies and receive the same messages,
  * because a client's bytes may be split by the network anywhere. It also
  * checks the caller contract: a feed never consumes more than it was given.
+ *
+ * Bits of the first byte also turn on STARTTLS and AUTH rules. When a
+ * session accepts STARTTLS, the harness reports TLS as started at once and
+ * feeds it the bytes after the STARTTLS line, as if they were the
+ * decrypted stream. The server discards those bytes instead, but that
+ * depends on how reads split them, and the session cannot tell the two
+ * apart: either way it consumed nothing past the line.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -47,19 +54,25 @@ static enum sc_verdict record_message(void *arg, struct sc_message *msg)
     return r->messages % 5 == 0 ? SC_TEMPFAIL : SC_ACCEPT;
 }
 
-/* Feed bytes after what is pending, as the server does. */
+/* Feed bytes after what is pending, as the server does. A STARTTLS that
+ * got its 220 stops the feed; TLS then starts and the rest is fed again. */
 static void feed(struct sc_session *s, struct run *r, const uint8_t *bytes, size_t len)
 {
     size_t used;
 
     if (len > 0)
         sc_buf_append(&r->pending, bytes, len);
-    if (r->pending.len == 0)
-        return;
-    used = sc_session_feed(s, r->pending.data, r->pending.len, &r->out);
-    if (used > r->pending.len)
-        abort();
-    sc_buf_consume(&r->pending, used);
+    while (r->pending.len > 0) {
+        used = sc_session_feed(s, r->pending.data, r->pending.len, &r->out);
+        if (used > r->pending.len)
+            abort();
+        sc_buf_consume(&r->pending, used);
+        if (!sc_session_wants_tls(s))
+            return;
+        if (sc_session_tls_started(s, "TLSv1.3", "TLS_AES_128_GCM_SHA256") != 0 ||
+            sc_session_wants_tls(s))
+            abort();
+    }
 }
 
 /* Feed bytes as the server reads them: into the window while the session
@@ -91,6 +104,7 @@ static bool same_run(const struct run *a, const struct run *b)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    static const struct sc_credential credential = {"user", "secret"};
     struct sc_limits limits = {.max_size = 16384, .max_line = 128, .max_rcpts = 5};
     struct sc_session_hooks hooks[3] = {{.on_message = record_message},
                                         {.on_message = record_message},
@@ -102,11 +116,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size == 0)
         return 0;
 
-    /* The first byte chooses the piece size and the size limit. Windows
-     * need room below the limit, and a small limit is soon reached. */
+    /* The first byte chooses the piece size, the size limit and the TLS
+     * and AUTH rules. Windows need room below the size limit, and a small
+     * limit is soon reached. */
     step = (size_t)data[0] % 17 + 1;
     if (data[0] & 0x80)
         limits.max_size = 1024;
+    if (data[0] & 0x40) {
+        limits.starttls = true;
+        limits.auth_tls_only = true;
+    }
+    if (data[0] & 0x20) {
+        limits.require_tls = limits.starttls;
+        limits.auth.required = true;
+        limits.auth.credentials = &credential;
+        limits.auth.credentials_len = 1;
+    }
     for (i = 0; i < 3; i++) {
         hooks[i].arg = &runs[i];
         sessions[i] = sc_session_new(&limits, &hooks[i]);
