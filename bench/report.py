@@ -275,9 +275,33 @@ def machine():
             for line in release:
                 if line.startswith("PRETTY_NAME="):
                     system = line.split("=", 1)[1].strip().strip('"')
-    return [f"- CPU: {cpu}, {os.cpu_count()} cores as the kernel sees them",
-            f"- memory: {memory_kib / MIB:.1f} GiB",
-            f"- system: {system}, kernel {platform.release()}"]
+    lines = [f"- CPU: {cpu}, {os.cpu_count()} cores as the kernel sees them",
+             f"- memory: {memory_kib / MIB:.1f} GiB",
+             f"- system: {system}, kernel {platform.release()}"]
+    return lines + idle_polling()
+
+
+def idle_polling():
+    """Return a line on how an idle core waits, when the kernel tells.
+
+    A core that halts at once must be woken by an interrupt, which the
+    waking core pays for; one that polls first is woken cheaply. This moves
+    the throughput figures of a server that is often idle.
+    """
+    try:
+        with open("/sys/devices/system/cpu/cpuidle/current_driver") as driver_file:
+            driver = driver_file.read().strip()
+    except OSError:
+        return []
+    line = f"- cpuidle driver: {driver}"
+    try:
+        with open("/sys/module/haltpoll/parameters/guest_halt_poll_ns") as poll_file:
+            poll_ns = int(poll_file.read())
+        line += (f", guest halt polling up to {poll_ns:,} ns" if poll_ns
+                 else ", guest halt polling off (an idle core halts at once)")
+    except (OSError, ValueError):
+        pass
+    return [line]
 
 
 def servers_table(meta):
