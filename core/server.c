@@ -40,6 +40,14 @@
 /* Bytes kept in a connection's input buffer between reads; more is freed. */
 #define INPUT_BUF_KEEP (16 * 1024)
 
+/* The reply, in place of the greeting, to a client over max_connections. */
+#define TOO_MANY_CONNECTIONS "4.7.0 Too many connections, try again later"
+
+/* A client of implicit TLS over max_connections gets at most this long for
+ * the handshake that precedes its 421, so clients turned away cannot hold
+ * descriptors for the whole idle timeout. */
+#define OVER_LIMIT_HANDSHAKE_MS 10000
+
 struct listener {
     uv_tcp_t tcp;               /* tcp.data points to the server. */
     char address[64];
@@ -71,6 +79,7 @@ struct conn {
     bool closing;
     bool counted;               /* Counted in srv->sessions_len. */
     bool no_linger;             /* Close as soon as the last reply is sent. */
+    bool over_limit;            /* Implicit TLS over max_connections: 421 after the handshake. */
     const char *close_reason;
     struct conn *prev, *next;
 };
@@ -427,7 +436,8 @@ static void start_tls(struct conn *c)
 }
 
 /* Tell the session that the handshake is done, and greet a client of
- * implicit TLS. Returns false after closing the connection. */
+ * implicit TLS, or give it the 421 when it came over the connection limit.
+ * Returns false after closing the connection. */
 static bool report_handshake(struct conn *c)
 {
     const char *version = sc_tls_version(c->tls), *cipher = sc_tls_cipher(c->tls);
@@ -442,7 +452,9 @@ static bool report_handshake(struct conn *c)
     if (c->srv->cfg.verbose)
         sc_log("conn=%llu tls started version=%s cipher=%s", (unsigned long long)c->id,
                version, cipher);
-    if (c->srv->cfg.implicit_tls)
+    if (c->over_limit)
+        sc_session_abort(c->session, TOO_MANY_CONNECTIONS, &c->out);
+    else if (c->srv->cfg.implicit_tls)
         sc_session_greet(c->session, c->srv->cfg.hostname, &c->out);
     return true;
 }
@@ -481,7 +493,8 @@ static void conn_process_tls(struct conn *c, const char *bytes, size_t len)
         return;
     sc_session_trim(c->session);
     if (sc_session_closing(c->session))
-        conn_finish(c, sc_session_close_reason(c->session));
+        conn_finish(c, c->over_limit ? "too-many-connections"
+                                     : sc_session_close_reason(c->session));
     else if (sc_tls_peer_closed(c->tls))
         conn_finish(c, sc_session_in_data(c->session) ? "eof-in-data" : "eof");
 }
@@ -579,7 +592,8 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     if (c->shutting_down)
         return;
 
-    restart_idle_timer(c);
+    if (!c->over_limit)
+        restart_idle_timer(c);
     if (buf->base != c->srv->read_buf)
         conn_process_window(c, (size_t)nread);
     else
@@ -654,6 +668,27 @@ static struct conn *conn_new(struct sc_server *srv)
     return c;
 }
 
+/* Start the TLS session of an implicit TLS connection. Returns false
+ * after closing the connection. */
+static bool start_implicit_tls(struct conn *c)
+{
+    c->tls = sc_tls_new(c->srv->cfg.tls_ctx);
+    if (c->tls == NULL) {
+        sc_log("conn=%llu error: out of memory starting TLS; closing", (unsigned long long)c->id);
+        conn_close(c, "out-of-memory");
+        return false;
+    }
+    return true;
+}
+
+static uint64_t over_limit_handshake_ms(const struct sc_server *srv)
+{
+    uint64_t idle = srv->cfg.idle_timeout > 0 ? ms_from_seconds(srv->cfg.idle_timeout)
+                                              : OVER_LIMIT_HANDSHAKE_MS;
+
+    return idle < OVER_LIMIT_HANDSHAKE_MS ? idle : OVER_LIMIT_HANDSHAKE_MS;
+}
+
 static void on_connection(uv_stream_t *listener, int status)
 {
     struct sc_server *srv = listener->data;
@@ -693,11 +728,18 @@ static void on_connection(uv_stream_t *listener, int status)
                    "so far", (unsigned long long)c->id, srv->sessions_len,
                    (unsigned long long)srv->rejected_len);
         c->no_linger = true;
-        /* NOTE: A client of implicit TLS is closed without the 421, which it
-         * could not read before a handshake. */
-        if (!srv->cfg.implicit_tls)
-            sc_session_abort(c->session, "4.7.0 Too many connections, try again later",
-                             &c->out);
+        if (srv->cfg.implicit_tls) {
+            /* A client of implicit TLS can read the 421 only after a
+             * handshake. The connection does not count as a session, and
+             * a handshake that stalls ends with the shorter timer. */
+            c->over_limit = true;
+            if (!start_implicit_tls(c))
+                return;
+            uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+            uv_timer_start(&c->timer, on_idle_timeout, over_limit_handshake_ms(srv), 0);
+            return;
+        }
+        sc_session_abort(c->session, TOO_MANY_CONNECTIONS, &c->out);
         conn_flush(c);
         uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
         conn_finish(c, "too-many-connections");
@@ -708,13 +750,8 @@ static void on_connection(uv_stream_t *listener, int status)
     srv->sessions_len++;
     if (srv->cfg.implicit_tls) {
         /* The greeting waits for the handshake: see report_handshake. */
-        c->tls = sc_tls_new(srv->cfg.tls_ctx);
-        if (c->tls == NULL) {
-            sc_log("conn=%llu error: out of memory starting TLS; closing",
-                   (unsigned long long)c->id);
-            conn_close(c, "out-of-memory");
+        if (!start_implicit_tls(c))
             return;
-        }
     } else {
         sc_session_greet(c->session, srv->cfg.hostname, &c->out);
         conn_flush(c);

@@ -368,6 +368,49 @@ def test_idle_timeout_during_handshake(start_smtpcatch, tmp_path):
         assert time.monotonic() - started < CLIENT_TIMEOUT
 
 
+def test_max_connections_implicit_tls_gets_421(start_smtpcatch, tmp_path):
+    # The client over the limit can read a reply only after its handshake,
+    # so it gets the handshake, then the 421 and close_notify.
+    server, cert_path = start_tls_server(start_smtpcatch, tmp_path, "implicit",
+                                         "--max-connections", "1")
+    context = client_context(cert_path)
+
+    with socket.create_connection(("127.0.0.1", server.port), timeout=CLIENT_TIMEOUT) as first:
+        first_tls = context.wrap_socket(first, server_hostname="127.0.0.1")
+        first_greeting = read_reply(first_tls.makefile("rb"))
+        with socket.create_connection(("127.0.0.1", server.port),
+                                      timeout=CLIENT_TIMEOUT) as second:
+            second_tls = context.wrap_socket(second, server_hostname="127.0.0.1")
+            second_file = second_tls.makefile("rb")
+            second_reply = read_reply(second_file)
+            second_rest = second_file.read()
+        with pytest.raises(smtplib.SMTPConnectError) as refused:
+            smtplib.SMTP_SSL("127.0.0.1", server.port, timeout=CLIENT_TIMEOUT, context=context)
+
+    assert first_greeting[0].startswith("220 ")
+    assert second_reply == ["421 4.7.0 Too many connections, try again later"]
+    assert second_rest == b""
+    assert refused.value.smtp_code == 421
+
+
+def test_max_connections_implicit_tls_stalled_handshake(start_smtpcatch, tmp_path):
+    server, cert_path = start_tls_server(start_smtpcatch, tmp_path, "implicit",
+                                         "--max-connections", "1", "--idle-timeout", "0.2")
+
+    with socket.create_connection(("127.0.0.1", server.port), timeout=CLIENT_TIMEOUT) as first:
+        first_tls = client_context(cert_path).wrap_socket(first, server_hostname="127.0.0.1")
+        first_greeting = read_reply(first_tls.makefile("rb"))
+        with socket.create_connection(("127.0.0.1", server.port),
+                                      timeout=CLIENT_TIMEOUT) as stalled:
+            started = time.monotonic()
+            closed = stalled.recv(4096)
+            waited = time.monotonic() - started
+
+    assert first_greeting[0].startswith("220 ")
+    assert closed == b""
+    assert waited < CLIENT_TIMEOUT
+
+
 # ------------------------------------------------------------ command line
 
 @pytest.mark.parametrize("args, error", [
