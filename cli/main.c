@@ -4,6 +4,7 @@
  * The server and the JSON rendering live in the core library; this file
  * owns stdout, the exit status, signals and the port file.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #if defined(__GLIBC__)
@@ -78,9 +79,13 @@ static void maybe_finish(struct app *app)
         return;
 
     app->finished = true;
+    /* A line already partly in the pipe cannot be taken back. The reader
+     * sees it without its newline, which marks it as incomplete. */
     if (stdout_queue_pending(&app->out) > 0 && app->out.error == 0)
         sc_log("warning: %zu bytes of output dropped: stdout was not read within %g s of "
-               "the stop", stdout_queue_pending(&app->out), DRAIN_SECONDS);
+               "the stop%s", stdout_queue_pending(&app->out), DRAIN_SECONDS,
+               app->out.line_open ? "; the last line on stdout is cut off, without its newline"
+                                  : "");
     uv_close((uv_handle_t *)&app->timeout_timer, on_handle_closed);
     uv_close((uv_handle_t *)&app->stop_timer, on_handle_closed);
     uv_close((uv_handle_t *)&app->drain_timer, on_handle_closed);
@@ -366,7 +371,14 @@ static int run(struct app *app)
     if (rc == 0)
         rc = announce(app);
     else {
-        sc_log("error: %s; choose another --listen or --port", err);
+        /* "::1:2525" is a valid IPv6 address, so a forgotten pair of
+         * brackets shows only here, when no such address is local. */
+        if (rc == UV_EADDRNOTAVAIL && strchr(app->opts.host, ':') != NULL &&
+            app->opts.port == 0)
+            sc_log("error: %s; an IPv6 address with a port goes in brackets, such as "
+                   "--listen [::1]:2525", err);
+        else
+            sc_log("error: %s; choose another --listen or --port", err);
         rc = EXIT_FAILURE;
     }
     if (rc != KEEP_RUNNING)
@@ -381,16 +393,40 @@ static int run(struct app *app)
     return app->status;
 }
 
+/* Descriptors kept free of sessions. About 10 are smtpcatch's own: the
+ * event loop's, the listeners, and files it opens for a moment (the port
+ * file, the certificate file, the time zone). The rest is room for clients
+ * being turned away, since a 421 needs a descriptor to be sent on, and for
+ * up to 8 implicit TLS handshakes that precede their 421. */
+#define OWN_DESCRIPTORS 24
+
+/* Return how many descriptors are open now, or 3 when that cannot be read. */
+static size_t open_descriptors(void)
+{
+    DIR *dir = opendir("/proc/self/fd");
+    size_t count = 0;
+
+    if (dir == NULL)
+        return 3;
+    while (readdir(dir) != NULL)
+        count++;
+    closedir(dir);
+
+    /* Leave out ".", ".." and the descriptor of dir itself. */
+    return count > 3 ? count - 3 : 3;
+}
+
 /*
  * Raise the soft limit on open files to the hard limit, since each session
- * takes a descriptor. When even that is below --max-connections, the
- * default limit is lowered to fit, and a limit given on the command line
- * gets a warning.
+ * takes a descriptor. When even that is below the session limit, the limit
+ * is lowered to fit, with a warning when it came from the command line.
+ * A client past it then gets a 421: with no descriptor left to accept it
+ * with, libuv would close its connection unanswered.
  */
 static void fit_open_files_limit(struct options *opts)
 {
     struct rlimit limit;
-    size_t usable;
+    size_t reserve, usable;
 
     if (getrlimit(RLIMIT_NOFILE, &limit) != 0)
         return;
@@ -398,21 +434,20 @@ static void fit_open_files_limit(struct options *opts)
         limit.rlim_cur = limit.rlim_max;
         setrlimit(RLIMIT_NOFILE, &limit);
     }
-    if (limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur < 128)
+    if (limit.rlim_cur == RLIM_INFINITY)
         return;
-
-    /* Keep a few descriptors for stdio, listeners and the event loop. */
-    usable = (size_t)limit.rlim_cur - 64;
     if (opts->max_connections_set && opts->max_connections == 0)
         return;
+
+    reserve = open_descriptors() + OWN_DESCRIPTORS;
+    usable = (size_t)limit.rlim_cur > reserve ? (size_t)limit.rlim_cur - reserve : 1;
     if (opts->max_connections > 0 && opts->max_connections <= usable)
         return;
-    if (opts->max_connections_set)
-        sc_log("warning: the open files limit is %llu, too low for --max-connections %zu; "
-               "connections past it are closed at once (raise it with ulimit -n)",
-               (unsigned long long)limit.rlim_cur, opts->max_connections);
-    else
-        opts->max_connections = usable;
+    if (opts->max_connections_set || usable == 1)
+        sc_log("warning: the open files limit is %llu, too low for %zu sessions; "
+               "allowing %zu (raise it with ulimit -n)",
+               (unsigned long long)limit.rlim_cur, opts->max_connections, usable);
+    opts->max_connections = usable;
 }
 
 /*

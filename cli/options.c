@@ -119,7 +119,8 @@ void options_print_help(void)
 "      --max-recipients N    recipients per message; more get 452 4.5.3\n"
 "                            (default 1000)\n"
 "      --max-connections N   sessions open at once; more get 421 4.7.0 and are\n"
-"                            closed; 0 for no limit (default 10000)\n"
+"                            closed; 0 for no limit (default 10000, lowered\n"
+"                            to fit the open files limit)\n"
 "      --max-errors N        error replies in one session before 421 4.7.0 and\n"
 "                            close; 0 for no limit (default 100)\n"
 "      --idle-timeout SECONDS  close a session silent for SECONDS with\n"
@@ -388,9 +389,9 @@ static int check_tls_options(const struct options *opts, char *err, size_t errle
 {
     const char *needs_tls = opts->tls_cert ? "--tls-cert"
                             : opts->tls_key ? "--tls-key"
-                            : opts->tls_cert_out ? "--tls-cert-out"
-                            : opts->require_tls ? "--require-tls"
-                            : opts->auth_tls_only ? "--auth-tls-only" : NULL;
+                            : opts->tls_cert_out ? "--tls-cert-out" : NULL;
+    const char *needs_starttls = opts->require_tls ? "--require-tls"
+                                 : opts->auth_tls_only ? "--auth-tls-only" : NULL;
 
     if (needs_tls != NULL && opts->tls_mode == TLS_OFF) {
         snprintf(err, errlen, "%s needs --tls starttls or --tls implicit", needs_tls);
@@ -400,9 +401,13 @@ static int check_tls_options(const struct options *opts, char *err, size_t errle
         snprintf(err, errlen, "--tls-key needs --tls-cert, the certificate of that key");
         return -1;
     }
-    if (opts->require_tls && opts->tls_mode == TLS_IMPLICIT) {
-        snprintf(err, errlen, "--require-tls needs --tls starttls: with --tls implicit every "
-                 "session is over TLS already");
+
+    /* Both rules are about what a session may do before STARTTLS. */
+    if (needs_starttls != NULL && opts->tls_mode != TLS_STARTTLS) {
+        snprintf(err, errlen, "%s needs --tls starttls%s", needs_starttls,
+                 opts->tls_mode == TLS_IMPLICIT
+                     ? ": with --tls implicit every session is over TLS already"
+                     : "");
         return -1;
     }
     return 0;

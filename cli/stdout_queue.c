@@ -56,6 +56,8 @@ static void on_writable(uv_poll_t *poll, int status, int events)
         return;
     }
 
+    if (n > 0)
+        q->line_open = q->pending.data[q->head + (size_t)n - 1] != '\n';
     q->head += (size_t)n;
     if (q->head == q->pending.len) {
         sc_buf_free(&q->pending);
@@ -111,6 +113,8 @@ int stdout_queue_write(void *queue, const char *bytes, size_t len)
             q->error = (int)n;
             return q->error;
         }
+        if (n > 0)
+            q->line_open = bytes[n - 1] != '\n';
         if ((size_t)n == len)
             return 0;
     }

@@ -28,6 +28,7 @@ struct stdout_queue {
     bool poll_ready;            /* poll is initialized (only for pipes and sockets). */
     bool poll_active;
     int error;                  /* 0, or the first write error as -errno. Sticky. */
+    bool line_open;             /* The last byte written was not a newline. */
 
     /* Called when the queue becomes empty, or on a write error. Optional. */
     void (*on_settled)(void *arg);

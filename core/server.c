@@ -31,9 +31,9 @@
 
 /* After the last reply the write side is shut down and input is read and
  * discarded for up to this long, so closing does not reset the connection
- * while the client is still reading its last reply. A QUIT with no input
- * after it closes at once. While the server stops, a client that does not
- * read gets the shorter time. */
+ * while the client is still reading its last reply. A plaintext session
+ * ended by QUIT with no input after it closes at once. While the server
+ * stops, a client that does not read gets the shorter time. */
 #define LINGER_MS 1000
 #define STOP_LINGER_MS 100
 
@@ -44,9 +44,11 @@
 #define TOO_MANY_CONNECTIONS "4.7.0 Too many connections, try again later"
 
 /* A client of implicit TLS over max_connections gets at most this long for
- * the handshake that precedes its 421, so clients turned away cannot hold
- * descriptors for the whole idle timeout. */
+ * the handshake that precedes its 421, and at most this many such
+ * handshakes run at once; past that, a client is closed without the 421.
+ * So clients turned away hold few descriptors, and not for long. */
 #define OVER_LIMIT_HANDSHAKE_MS 10000
+#define OVER_LIMIT_HANDSHAKES_MAX 8
 
 struct listener {
     uv_tcp_t tcp;               /* tcp.data points to the server. */
@@ -103,6 +105,7 @@ struct sc_server {
     size_t conns_len;
     size_t sessions_len;        /* Connections that got a greeting, not a 421. */
     uint64_t rejected_len;      /* Connections rejected by max_connections. */
+    size_t over_limit_handshakes;   /* Open connections with over_limit set. */
     uint64_t tls_failures_len;  /* Connections closed by a TLS failure. */
     uint64_t next_conn_id;
     int open_handles;           /* Listeners and the grace timer not yet closed. */
@@ -198,6 +201,8 @@ static void conn_close(struct conn *c, const char *reason)
     if (c->closing)
         return;
     c->closing = true;
+    if (c->over_limit)
+        c->srv->over_limit_handshakes--;
     if (c->close_reason == NULL)
         c->close_reason = reason;
     uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
@@ -218,21 +223,28 @@ static void on_linger_timeout(uv_timer_t *timer)
     conn_close(timer->data, "linger");
 }
 
-/* Return true when a plaintext session ended by QUIT has no input left,
- * neither kept nor waiting in the kernel. Closing then sends a FIN, not a
- * reset, and RFC 5321 has the client send nothing after QUIT, so waiting
- * for it to hang up would only cost a wake-up per connection. */
-static bool quit_drained(struct conn *c)
+/* Return true when the kernel has no unread byte of the connection, so
+ * closing it sends a FIN, not a reset. */
+static bool kernel_input_empty(struct conn *c)
 {
     uv_os_fd_t fd;
     int pending;
 
-    if (c->tls != NULL || c->in.len > 0 || c->close_reason == NULL ||
-        strcmp(c->close_reason, "quit") != 0)
-        return false;
     if (uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0)
         return false;
     return ioctl(fd, FIONREAD, &pending) == 0 && pending == 0;
+}
+
+/* Return true when a plaintext session ended by QUIT has no input left,
+ * neither kept nor waiting in the kernel. RFC 5321 has the client send
+ * nothing after QUIT, so waiting for it to hang up would only cost a
+ * wake-up per connection. */
+static bool quit_drained(struct conn *c)
+{
+    if (c->tls != NULL || c->in.len > 0 || c->close_reason == NULL ||
+        strcmp(c->close_reason, "quit") != 0)
+        return false;
+    return kernel_input_empty(c);
 }
 
 static void on_shutdown(uv_shutdown_t *req, int status)
@@ -681,6 +693,28 @@ static bool start_implicit_tls(struct conn *c)
     return true;
 }
 
+/* Write the 421 of a connection over the limit and close it now, when the
+ * socket takes the whole reply and the client has sent nothing yet. libuv
+ * accepts connections in a loop until none is waiting, so a rejection that
+ * waited for the next loop iteration to close could keep descriptors
+ * through a burst of connections. Returns false, with what was written
+ * removed from c->out, when the usual shutdown has to finish the job. */
+static bool reject_at_once(struct conn *c)
+{
+    uv_buf_t reply = uv_buf_init(c->out.data, (unsigned int)c->out.len);
+    int written;
+
+    if (!kernel_input_empty(c))
+        return false;
+    written = uv_try_write((uv_stream_t *)&c->tcp, &reply, 1);
+    if (written > 0)
+        sc_buf_consume(&c->out, (size_t)written);
+    if (c->out.len > 0)
+        return false;
+    conn_close(c, "too-many-connections");
+    return true;
+}
+
 static uint64_t over_limit_handshake_ms(const struct sc_server *srv)
 {
     uint64_t idle = srv->cfg.idle_timeout > 0 ? ms_from_seconds(srv->cfg.idle_timeout)
@@ -732,7 +766,12 @@ static void on_connection(uv_stream_t *listener, int status)
             /* A client of implicit TLS can read the 421 only after a
              * handshake. The connection does not count as a session, and
              * a handshake that stalls ends with the shorter timer. */
+            if (srv->over_limit_handshakes >= OVER_LIMIT_HANDSHAKES_MAX) {
+                conn_close(c, "too-many-connections");
+                return;
+            }
             c->over_limit = true;
+            srv->over_limit_handshakes++;
             if (!start_implicit_tls(c))
                 return;
             uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
@@ -740,6 +779,8 @@ static void on_connection(uv_stream_t *listener, int status)
             return;
         }
         sc_session_abort(c->session, TOO_MANY_CONNECTIONS, &c->out);
+        if (reject_at_once(c))
+            return;
         conn_flush(c);
         uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
         conn_finish(c, "too-many-connections");

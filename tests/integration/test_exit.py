@@ -249,6 +249,19 @@ def test_port_in_use_on_ipv6_exits_1():
     assert sanitizer_lines(stderr) == []
 
 
+def test_ipv6_listen_without_brackets_gets_a_hint():
+    # "::1:2525" parses as one IPv6 address with no port. No such address
+    # is local, so binding it fails and the error shows the bracket form.
+    result = run_smtpcatch("--listen", "::1:2525")
+    stderr = result.stderr.decode("utf-8", "replace")
+
+    assert result.returncode == 1
+    assert result.stdout == b""
+    assert "cannot listen on ::1:2525" in stderr
+    assert "such as --listen [::1]:2525" in stderr
+    assert sanitizer_lines(stderr) == []
+
+
 def test_closed_stdout_ends_quietly(start_smtpcatch):
     server = start_smtpcatch()
 

@@ -1,8 +1,13 @@
 """--max-size and --idle-timeout, and memory and fairness under abuse."""
 
+import json
+import resource
+import socket
+import subprocess
 import time
 
-from smtp_client import RawSmtp, open_session, send_message
+from conftest import sanitizer_lines, smtpcatch_binary
+from smtp_client import RawSmtp, SmtpError, open_session, send_message
 
 MAX_SIZE = 1000
 
@@ -169,3 +174,43 @@ def test_slow_client_does_not_stall_others(start_smtpcatch):
     assert reply.code == 250
     assert message["data"] == "quick\r\n"
     assert noop.code == 250
+
+
+LOW_OPEN_FILES = 48
+LOW_LIMIT_CLIENTS = 60
+
+
+def test_sessions_fit_a_low_open_files_limit(tmp_path):
+    # With few descriptors, the session limit is lowered to fit them, so
+    # a client past it gets a 421 and is never closed unanswered.
+    def limit_open_files():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (LOW_OPEN_FILES, LOW_OPEN_FILES))
+
+    stderr_path = tmp_path / "smtpcatch.stderr"
+    with open(stderr_path, "wb") as stderr_file:
+        proc = subprocess.Popen([smtpcatch_binary(), "--timeout", "60"], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=stderr_file,
+                                preexec_fn=limit_open_files)
+    clients, first_replies = [], []
+    try:
+        port = json.loads(proc.stdout.readline())["port"]
+        for _ in range(LOW_LIMIT_CLIENTS):
+            client = RawSmtp(port)
+            clients.append(client)
+            try:
+                first_replies.append(client.read_reply().last)
+            except (SmtpError, OSError) as error:
+                first_replies.append(f"no reply: {error}")
+    finally:
+        for client in clients:
+            client.close()
+        proc.terminate()
+        proc.wait(timeout=10)
+    stderr = stderr_path.read_text()
+
+    greeted = [reply for reply in first_replies if reply.startswith("220 ")]
+    rejected = [reply for reply in first_replies if reply.startswith("421 4.7.0 ")]
+    assert len(greeted) + len(rejected) == LOW_LIMIT_CLIENTS, first_replies
+    assert greeted
+    assert rejected
+    assert not sanitizer_lines(stderr), stderr

@@ -368,24 +368,26 @@ def test_idle_timeout_during_handshake(start_smtpcatch, tmp_path):
         assert time.monotonic() - started < CLIENT_TIMEOUT
 
 
+def implicit_tls_session(port, cert_path):
+    """Connect over implicit TLS; return the TLS socket and its first reply."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=CLIENT_TIMEOUT)
+    tls = client_context(cert_path).wrap_socket(sock, server_hostname="127.0.0.1")
+    return tls, read_reply(tls.makefile("rb"))
+
+
 def test_max_connections_implicit_tls_gets_421(start_smtpcatch, tmp_path):
     # The client over the limit can read a reply only after its handshake,
     # so it gets the handshake, then the 421 and close_notify.
     server, cert_path = start_tls_server(start_smtpcatch, tmp_path, "implicit",
                                          "--max-connections", "1")
-    context = client_context(cert_path)
-
-    with socket.create_connection(("127.0.0.1", server.port), timeout=CLIENT_TIMEOUT) as first:
-        first_tls = context.wrap_socket(first, server_hostname="127.0.0.1")
-        first_greeting = read_reply(first_tls.makefile("rb"))
-        with socket.create_connection(("127.0.0.1", server.port),
-                                      timeout=CLIENT_TIMEOUT) as second:
-            second_tls = context.wrap_socket(second, server_hostname="127.0.0.1")
-            second_file = second_tls.makefile("rb")
-            second_reply = read_reply(second_file)
-            second_rest = second_file.read()
+    first, first_greeting = implicit_tls_session(server.port, cert_path)
+    with first:
+        second, second_reply = implicit_tls_session(server.port, cert_path)
+        with second:
+            second_rest = second.recv(4096)
         with pytest.raises(smtplib.SMTPConnectError) as refused:
-            smtplib.SMTP_SSL("127.0.0.1", server.port, timeout=CLIENT_TIMEOUT, context=context)
+            smtplib.SMTP_SSL("127.0.0.1", server.port, timeout=CLIENT_TIMEOUT,
+                             context=client_context(cert_path))
 
     assert first_greeting[0].startswith("220 ")
     assert second_reply == ["421 4.7.0 Too many connections, try again later"]
@@ -397,9 +399,8 @@ def test_max_connections_implicit_tls_stalled_handshake(start_smtpcatch, tmp_pat
     server, cert_path = start_tls_server(start_smtpcatch, tmp_path, "implicit",
                                          "--max-connections", "1", "--idle-timeout", "0.2")
 
-    with socket.create_connection(("127.0.0.1", server.port), timeout=CLIENT_TIMEOUT) as first:
-        first_tls = client_context(cert_path).wrap_socket(first, server_hostname="127.0.0.1")
-        first_greeting = read_reply(first_tls.makefile("rb"))
+    first, first_greeting = implicit_tls_session(server.port, cert_path)
+    with first:
         with socket.create_connection(("127.0.0.1", server.port),
                                       timeout=CLIENT_TIMEOUT) as stalled:
             started = time.monotonic()
@@ -411,15 +412,43 @@ def test_max_connections_implicit_tls_stalled_handshake(start_smtpcatch, tmp_pat
     assert waited < CLIENT_TIMEOUT
 
 
+def test_max_connections_implicit_tls_handshakes_capped(start_smtpcatch, tmp_path):
+    # At most 8 handshakes of clients over the limit run at once. Past
+    # them a client is closed at once, so they cannot pile up descriptors.
+    server, cert_path = start_tls_server(start_smtpcatch, tmp_path, "implicit",
+                                         "--max-connections", "1", "--idle-timeout", "30")
+
+    first, first_greeting = implicit_tls_session(server.port, cert_path)
+    with first:
+        stalled = [socket.create_connection(("127.0.0.1", server.port), timeout=CLIENT_TIMEOUT)
+                   for _ in range(8)]
+        try:
+            with socket.create_connection(("127.0.0.1", server.port),
+                                          timeout=CLIENT_TIMEOUT) as ninth:
+                ninth_closed = ninth.recv(4096)
+            stalled_closed = [wait_readable(sock, QUIET_SECONDS) for sock in stalled]
+        finally:
+            for sock in stalled:
+                sock.close()
+
+    assert first_greeting[0].startswith("220 ")
+    assert ninth_closed == b""
+    assert not any(stalled_closed)
+
+
 # ------------------------------------------------------------ command line
 
 @pytest.mark.parametrize("args, error", [
     (["--tls", "tls1.3"], "invalid --tls value 'tls1.3': expected starttls or implicit"),
     (["--tls-cert", "cert.pem"], "--tls-cert needs --tls starttls or --tls implicit"),
     (["--tls-cert-out", "out.pem"], "--tls-cert-out needs --tls starttls or --tls implicit"),
-    (["--require-tls"], "--require-tls needs --tls starttls or --tls implicit"),
+    (["--require-tls"], "--require-tls needs --tls starttls"),
+    (["--auth-tls-only"], "--auth-tls-only needs --tls starttls"),
     (["--tls", "starttls", "--tls-key", "key.pem"], "--tls-key needs --tls-cert"),
-    (["--tls", "implicit", "--require-tls"], "--require-tls needs --tls starttls"),
+    (["--tls", "implicit", "--require-tls"], "--require-tls needs --tls starttls: with --tls "
+     "implicit every session is over TLS already"),
+    (["--tls", "implicit", "--auth-tls-only"], "--auth-tls-only needs --tls starttls: with "
+     "--tls implicit every session is over TLS already"),
     (["--tls", "starttls", "--tls-cert", ""], "invalid --tls-cert value ''"),
 ])
 def test_invalid_tls_options(args, error):
