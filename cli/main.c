@@ -533,7 +533,9 @@ int main(int argc, char **argv)
     app.out.on_settled = on_output_settled;
     app.out.arg = &app;
 
+    sc_log_nonblocking();
     status = run(&app);
+    sc_log_finish();
     sc_server_free(app.server);
     sc_tls_context_free(app.tls_ctx);
     if (uv_loop_close(&app.loop) != 0)

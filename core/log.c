@@ -1,23 +1,109 @@
 /*
- * stderr logging: one whole line per call, so lines never interleave.
+ * stderr logging: one whole line per call, so lines never interleave. When
+ * stderr is a pipe or a socket it is made non-blocking, so a reader that
+ * does not read it cannot stall the server. A line that does not fit is
+ * dropped and counted, and the next line that fits comes after a warning
+ * with the count.
  */
 #include "log.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static bool restore_blocking;       /* sc_log_nonblocking set O_NONBLOCK. */
+static unsigned long long dropped;  /* Lines dropped since the last warning. */
+
+/* Write a whole line, or nothing when stderr has no room: a pipe takes a
+ * write of up to PIPE_BUF bytes whole or not at all (POSIX). Returns true
+ * when the line was written. */
+static bool write_line(const char *line, size_t len)
+{
+    size_t done = 0;
+    ssize_t n;
+
+    while (done < len) {
+        n = write(STDERR_FILENO, line + done, len - done);
+        if (n > 0) {
+            done += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        break;
+    }
+
+    /* A socket may take part of a line. Its rest is lost with the line. */
+    return done > 0;
+}
+
+/* Write the warning about dropped lines, if any. Returns false when it did
+ * not fit either. */
+static bool report_dropped(void)
+{
+    char warning[160];
+    int n;
+
+    if (dropped == 0)
+        return true;
+    n = snprintf(warning, sizeof(warning),
+                 "smtpcatch: warning: %llu log lines dropped: stderr was not read; read it "
+                 "or send it to a file\n", dropped);
+    if (!write_line(warning, (size_t)n))
+        return false;
+    dropped = 0;
+    return true;
+}
 
 void sc_log(const char *fmt, ...)
 {
-    char line[1024];
+    char line[1040] = "smtpcatch: ";
+    size_t prefix = sizeof("smtpcatch: ") - 1, len;
+    size_t room = sizeof(line) - prefix - 1;    /* The text and its NUL; the newline follows. */
     va_list ap;
     int n;
 
     va_start(ap, fmt);
-    n = vsnprintf(line, sizeof(line), fmt, ap);
+    n = vsnprintf(line + prefix, room, fmt, ap);
     va_end(ap);
     if (n < 0)
         return;
-    fprintf(stderr, "smtpcatch: %s\n", line);
+    len = prefix + ((size_t)n < room ? (size_t)n : room - 1);
+    line[len++] = '\n';
+
+    if (!report_dropped() || !write_line(line, len))
+        dropped++;
+}
+
+void sc_log_nonblocking(void)
+{
+    struct stat st;
+    int flags;
+
+    if (fstat(STDERR_FILENO, &st) != 0 || (!S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode)))
+        return;
+    flags = fcntl(STDERR_FILENO, F_GETFL);
+    if (flags < 0 || (flags & O_NONBLOCK))
+        return;
+    if (fcntl(STDERR_FILENO, F_SETFL, flags | O_NONBLOCK) == 0)
+        restore_blocking = true;
+}
+
+void sc_log_finish(void)
+{
+    int flags;
+
+    report_dropped();
+    if (!restore_blocking)
+        return;
+    flags = fcntl(STDERR_FILENO, F_GETFL);
+    if (flags >= 0)
+        fcntl(STDERR_FILENO, F_SETFL, flags & ~O_NONBLOCK);
+    restore_blocking = false;
 }
 
 void sc_log_escape(char *dst, const char *bytes, size_t len, size_t max)

@@ -7,7 +7,16 @@
 
 #include <stddef.h>
 
+/* Write one line, cut at about 1 KiB. With sc_log_nonblocking in effect, a
+ * line that stderr has no room for is dropped and counted. */
 void sc_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Make stderr non-blocking when it is a pipe or a socket, so a reader that
+ * stops reading cannot stall the caller's event loop. */
+void sc_log_nonblocking(void);
+
+/* Report lines still dropped, if stderr has room, and restore its mode. */
+void sc_log_finish(void);
 
 /* Write bytes into dst (size at least 4 * max + 8) as printable ASCII: other
  * bytes become \xNN, and input past max bytes is cut and marked with "...". */

@@ -9,6 +9,7 @@ import os
 import signal
 import smtplib
 import subprocess
+import threading
 import time
 
 from conftest import has_ipv6_loopback, smtpcatch_binary
@@ -209,3 +210,29 @@ def test_finished_session_frees_connection_slot():
     finish(proc)
 
     assert noop.code == 250
+
+
+def test_verbose_with_stderr_unread_never_stalls():
+    # A fixture that pipes stderr and reads it late: log lines that do not
+    # fit are dropped and counted, and the server goes on.
+    messages = 300
+    proc, port = start("-v", "--count", str(messages + 1), "--timeout", "60")
+    with smtplib.SMTP("127.0.0.1", port, timeout=5) as client:
+        for number in range(messages):
+            client.sendmail("a@example.com", ["b@example.com"], f"Subject: {number}\r\n\r\nhi\r\n")
+
+    stderr_chunks = []
+    reader = threading.Thread(target=lambda: stderr_chunks.append(proc.stderr.read()))
+    reader.start()
+    time.sleep(0.3)             # Time for the reader to empty the pipe.
+    with smtplib.SMTP("127.0.0.1", port, timeout=5) as client:
+        client.sendmail("a@example.com", ["b@example.com"], "Subject: last\r\n\r\nhi\r\n")
+    lines = proc.stdout.read().splitlines()
+    status = proc.wait(timeout=10)
+    reader.join(timeout=10)
+    stderr = stderr_chunks[0].decode()
+
+    assert status == 0
+    assert len(lines) == messages + 1
+    assert "log lines dropped: stderr was not read" in stderr
+    assert stderr.index("log lines dropped") < stderr.index("conn=2 connected address=")
