@@ -270,7 +270,10 @@ static void conn_finish(struct conn *c, const char *reason)
     c->close_reason = reason;
 
     /* The session is over once its last reply is queued, so it no longer
-     * counts against max_connections while the client hangs up. */
+     * counts against max_connections while the client hangs up.
+     * NOTE: it still keeps a descriptor for up to LINGER_MS, so many
+     * sessions ending at once can use up the descriptors kept free for
+     * clients that get a 421. */
     if (c->counted) {
         c->counted = false;
         c->srv->sessions_len--;
