@@ -10,27 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Write what the descriptor takes now. Returns the bytes written, or
- * -errno for an error other than EAGAIN. */
-static ssize_t write_available(int fd, const char *bytes, size_t len)
-{
-    size_t done = 0;
-    ssize_t n;
-
-    while (done < len) {
-        n = write(fd, bytes + done, len - done);
-        if (n > 0) {
-            done += (size_t)n;
-            continue;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            break;
-        return n < 0 ? -errno : -EIO;
-    }
-    return (ssize_t)done;
-}
+#include "fdwrite.h"
 
 static void settle(struct stdout_queue *q)
 {
@@ -48,7 +28,7 @@ static void on_writable(uv_poll_t *poll, int status, int events)
     ssize_t n;
 
     (void)events;
-    n = status < 0 ? status : write_available(q->fd, q->pending.data + q->head,
+    n = status < 0 ? status : sc_write_available(q->fd, q->pending.data + q->head,
                                               q->pending.len - q->head);
     if (n < 0) {
         q->error = (int)n;
@@ -108,7 +88,7 @@ int stdout_queue_write(void *queue, const char *bytes, size_t len)
         return q->error;
 
     if (stdout_queue_pending(q) == 0) {
-        n = write_available(q->fd, bytes, len);
+        n = sc_write_available(q->fd, bytes, len);
         if (n < 0) {
             q->error = (int)n;
             return q->error;

@@ -7,7 +7,6 @@
  */
 #include "log.h"
 
-#include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -15,30 +14,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fdwrite.h"
+
 static bool restore_blocking;       /* sc_log_nonblocking set O_NONBLOCK. */
 static unsigned long long dropped;  /* Lines dropped since the last warning. */
 
 /* Write a whole line, or nothing when stderr has no room: a pipe takes a
- * write of up to PIPE_BUF bytes whole or not at all (POSIX). Returns true
- * when the line was written. */
+ * write of up to PIPE_BUF bytes whole or not at all (POSIX). A socket may
+ * take part of a line, and its rest is lost with the line. Returns true
+ * when the line, or part of it, was written. */
 static bool write_line(const char *line, size_t len)
 {
-    size_t done = 0;
-    ssize_t n;
-
-    while (done < len) {
-        n = write(STDERR_FILENO, line + done, len - done);
-        if (n > 0) {
-            done += (size_t)n;
-            continue;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        break;
-    }
-
-    /* A socket may take part of a line. Its rest is lost with the line. */
-    return done > 0;
+    return sc_write_available(STDERR_FILENO, line, len) > 0;
 }
 
 /* Write the warning about dropped lines, if any. Returns false when it did
