@@ -282,11 +282,11 @@ def machine():
 
 
 def idle_polling():
-    """Return a line on how an idle core waits, when the kernel tells.
+    """Return a line on how an idle core waits, when the kernel reports it.
 
     A core that halts at once must be woken by an interrupt, which the
-    waking core pays for; one that polls first is woken cheaply. This moves
-    the throughput figures of a server that is often idle.
+    waking core pays for. One that polls first is woken cheaply, so the
+    setting moves the throughput figures of a server that is often idle.
     """
     try:
         with open("/sys/devices/system/cpu/cpuidle/current_driver") as driver_file:

@@ -44,9 +44,9 @@
 #define TOO_MANY_CONNECTIONS "4.7.0 Too many connections, try again later"
 
 /* A client of implicit TLS over max_connections gets at most this long for
- * the handshake that precedes its 421, and at most this many such
- * handshakes run at once; past that, a client is closed without the 421.
- * So clients turned away hold few descriptors, and not for long. */
+ * the handshake that precedes its 421. At most this many such handshakes
+ * run at once, and a client past them is closed without the 421, so
+ * clients turned away keep few descriptors, and not for long. */
 #define OVER_LIMIT_HANDSHAKE_MS 10000
 #define OVER_LIMIT_HANDSHAKES_MAX 8
 
