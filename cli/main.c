@@ -396,9 +396,10 @@ static int run(struct app *app)
 /* Descriptors kept free of sessions. About 10 are smtpcatch's own: the
  * event loop's, the listeners, and files it opens for a moment (the port
  * file, the certificate file, the time zone). The rest is room for clients
- * being turned away, since a 421 needs a descriptor to be sent on, and for
- * up to 8 implicit TLS handshakes that precede their 421. */
-#define OWN_DESCRIPTORS 24
+ * being turned away, since a 421 needs a descriptor to be sent on, for up
+ * to 8 implicit TLS handshakes that precede their 421, and for up to 8
+ * ended sessions that wait for their clients to hang up. */
+#define OWN_DESCRIPTORS 32
 
 /* Return how many descriptors are open now, or 3 when that cannot be read. */
 static size_t open_descriptors(void)

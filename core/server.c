@@ -37,6 +37,12 @@
 #define LINGER_MS 1000
 #define STOP_LINGER_MS 100
 
+/* At most this many ended sessions wait for their clients at once. Past it,
+ * the one that has waited longest with its last reply sent is closed, so a
+ * burst of ended sessions cannot use up the descriptors that the CLI keeps
+ * free for clients that get a 421. */
+#define LINGER_MAX 8
+
 /* Bytes kept in a connection's input buffer between reads; more is freed. */
 #define INPUT_BUF_KEEP (16 * 1024)
 
@@ -84,6 +90,8 @@ struct conn {
     bool over_limit;            /* Implicit TLS over max_connections: 421 after the handshake. */
     const char *close_reason;
     struct conn *prev, *next;
+    bool lingering;             /* In the server's linger list. */
+    struct conn *linger_prev, *linger_next;
 };
 
 struct write_req {
@@ -106,6 +114,9 @@ struct sc_server {
     size_t sessions_len;        /* Connections that got a greeting, not a 421. */
     uint64_t rejected_len;      /* Connections rejected by max_connections. */
     size_t over_limit_handshakes;   /* Open connections with over_limit set. */
+    struct conn *linger_head;   /* Ended sessions not yet closed, oldest first. */
+    struct conn *linger_tail;
+    size_t lingering_len;
     uint64_t tls_failures_len;  /* Connections closed by a TLS failure. */
     uint64_t next_conn_id;
     int open_handles;           /* Listeners and the grace timer not yet closed. */
@@ -196,11 +207,29 @@ static void on_conn_closed(uv_handle_t *handle)
     check_done(srv);
 }
 
+static void linger_remove(struct conn *c)
+{
+    struct sc_server *srv = c->srv;
+
+    if (c->linger_prev)
+        c->linger_prev->linger_next = c->linger_next;
+    else
+        srv->linger_head = c->linger_next;
+    if (c->linger_next)
+        c->linger_next->linger_prev = c->linger_prev;
+    else
+        srv->linger_tail = c->linger_prev;
+    c->lingering = false;
+    srv->lingering_len--;
+}
+
 static void conn_close(struct conn *c, const char *reason)
 {
     if (c->closing)
         return;
     c->closing = true;
+    if (c->lingering)
+        linger_remove(c);
     if (c->over_limit)
         c->srv->over_limit_handshakes--;
     if (c->close_reason == NULL)
@@ -247,6 +276,38 @@ static bool quit_drained(struct conn *c)
     return kernel_input_empty(c);
 }
 
+static void linger_add(struct conn *c)
+{
+    struct sc_server *srv = c->srv;
+
+    c->lingering = true;
+    c->linger_prev = srv->linger_tail;
+    c->linger_next = NULL;
+    if (srv->linger_tail)
+        srv->linger_tail->linger_next = c;
+    else
+        srv->linger_head = c;
+    srv->linger_tail = c;
+    srv->lingering_len++;
+}
+
+/* Close the ended session that has waited longest for its client, when
+ * more than LINGER_MAX wait. Only one whose last reply is sent qualifies,
+ * since closing drops what is still queued. */
+static void trim_lingering(struct sc_server *srv)
+{
+    struct conn *c;
+
+    if (srv->lingering_len <= LINGER_MAX)
+        return;
+    for (c = srv->linger_head; c != NULL; c = c->linger_next) {
+        if (c->shutdown_done) {
+            conn_close(c, c->close_reason);
+            return;
+        }
+    }
+}
+
 static void on_shutdown(uv_shutdown_t *req, int status)
 {
     struct conn *c = req->data;
@@ -258,6 +319,8 @@ static void on_shutdown(uv_shutdown_t *req, int status)
      * out, and waiting would only delay the exit or keep a descriptor. */
     if (status < 0 || c->eof || c->srv->stopping || c->no_linger || quit_drained(c))
         conn_close(c, c->close_reason);
+    else
+        trim_lingering(c->srv);
 }
 
 /* Send what is left, then shut the write side and wait for the client to
@@ -270,10 +333,8 @@ static void conn_finish(struct conn *c, const char *reason)
     c->close_reason = reason;
 
     /* The session is over once its last reply is queued, so it no longer
-     * counts against max_connections while the client hangs up.
-     * NOTE: it still keeps a descriptor for up to LINGER_MS, so many
-     * sessions ending at once can use up the descriptors kept free for
-     * clients that get a 421. */
+     * counts against max_connections while the client hangs up. Its
+     * descriptor is bounded by LINGER_MAX instead. */
     if (c->counted) {
         c->counted = false;
         c->srv->sessions_len--;
@@ -297,6 +358,8 @@ static void conn_finish(struct conn *c, const char *reason)
         resume_reading(c);
     uv_timer_start(&c->timer, on_linger_timeout,
                    c->srv->stopping || c->no_linger ? STOP_LINGER_MS : LINGER_MS, 0);
+    linger_add(c);
+    trim_lingering(c->srv);
 }
 
 static void on_write(uv_write_t *req, int status)

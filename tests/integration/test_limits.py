@@ -180,37 +180,83 @@ LOW_OPEN_FILES = 48
 LOW_LIMIT_CLIENTS = 60
 
 
-def test_sessions_fit_a_low_open_files_limit(tmp_path):
-    # With few descriptors, the session limit is lowered to fit them, so
-    # a client past it gets a 421 and is never closed unanswered.
+def start_with_low_open_files(tmp_path, *args):
+    """Start smtpcatch with LOW_OPEN_FILES descriptors; return it, its port and its stderr path."""
     def limit_open_files():
         resource.setrlimit(resource.RLIMIT_NOFILE, (LOW_OPEN_FILES, LOW_OPEN_FILES))
 
     stderr_path = tmp_path / "smtpcatch.stderr"
     with open(stderr_path, "wb") as stderr_file:
-        proc = subprocess.Popen([smtpcatch_binary(), "--timeout", "60"], stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=stderr_file,
-                                preexec_fn=limit_open_files)
-    clients, first_replies = [], []
+        proc = subprocess.Popen([smtpcatch_binary(), "--timeout", "60", *args],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=stderr_file, preexec_fn=limit_open_files)
+    port = json.loads(proc.stdout.readline())["port"]
+    return proc, port, stderr_path
+
+
+def connect_and_read_greetings(port, count, clients):
+    """Open count clients and append them to clients. Return the first reply of each."""
+    replies = []
+    for _ in range(count):
+        client = RawSmtp(port)
+        clients.append(client)
+        try:
+            replies.append(client.read_reply().last)
+        except (SmtpError, OSError) as error:
+            replies.append(f"no reply: {error}")
+    return replies
+
+
+def stop_low_limit_server(proc, clients, stderr_path):
+    for client in clients:
+        client.close()
+    proc.terminate()
+    proc.wait(timeout=10)
+    return stderr_path.read_text()
+
+
+def test_sessions_fit_a_low_open_files_limit(tmp_path):
+    # With few descriptors, the session limit is lowered to fit them, so
+    # a client past it gets a 421 and is never closed unanswered.
+    proc, port, stderr_path = start_with_low_open_files(tmp_path)
+    clients = []
     try:
-        port = json.loads(proc.stdout.readline())["port"]
-        for _ in range(LOW_LIMIT_CLIENTS):
-            client = RawSmtp(port)
-            clients.append(client)
-            try:
-                first_replies.append(client.read_reply().last)
-            except (SmtpError, OSError) as error:
-                first_replies.append(f"no reply: {error}")
+        first_replies = connect_and_read_greetings(port, LOW_LIMIT_CLIENTS, clients)
     finally:
-        for client in clients:
-            client.close()
-        proc.terminate()
-        proc.wait(timeout=10)
-    stderr = stderr_path.read_text()
+        stderr = stop_low_limit_server(proc, clients, stderr_path)
 
     greeted = [reply for reply in first_replies if reply.startswith("220 ")]
     rejected = [reply for reply in first_replies if reply.startswith("421 4.7.0 ")]
     assert len(greeted) + len(rejected) == LOW_LIMIT_CLIENTS, first_replies
     assert greeted
     assert rejected
+    assert not sanitizer_lines(stderr), stderr
+
+
+LINGER_ROUNDS = 4
+
+
+def test_lingering_sessions_fit_a_low_open_files_limit(tmp_path):
+    # Sessions that the server ends wait for their clients to hang up, and
+    # keep a descriptor meanwhile. Here every client keeps its socket open
+    # after its session ends, round after round, and a new client must
+    # still get a greeting or a 421, never a close without a reply.
+    proc, port, stderr_path = start_with_low_open_files(tmp_path, "--max-errors", "1")
+    clients, first_replies, ended = [], [], []
+    try:
+        for _ in range(LINGER_ROUNDS):
+            replies = connect_and_read_greetings(port, LOW_OPEN_FILES // 2, clients)
+            first_replies += replies
+            for client, reply in zip(clients[-len(replies):], replies):
+                if reply.startswith("220 "):
+                    client.command("BOGUS")
+                    ended.append(client.read_reply().last)
+    finally:
+        stderr = stop_low_limit_server(proc, clients, stderr_path)
+
+    greeted = [reply for reply in first_replies if reply.startswith("220 ")]
+    rejected = [reply for reply in first_replies if reply.startswith("421 4.7.0 ")]
+    assert len(greeted) + len(rejected) == len(first_replies), first_replies
+    assert len(greeted) > LOW_OPEN_FILES, first_replies
+    assert all(reply.startswith("421 4.7.0 ") for reply in ended), ended
     assert not sanitizer_lines(stderr), stderr
