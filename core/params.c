@@ -93,10 +93,11 @@ const char *sc_check_mail_param(const struct sc_param *param, size_t max_size, c
     const char *k = param->keyword, *v = param->value;
 
     if (strcmp(k, "SIZE") == 0) {
-        if (v == NULL || *v == '\0' || v[strspn(v, "0123456789")] != '\0')
-            return invalid(reply, reply_len, k, "a number of bytes");
-        /* More than 20 digits cannot fit any limit, so it is simply too big. */
-        if (strlen(v) > 20 || strtoull(v, NULL, 10) > max_size) {
+        /* RFC 1870 section 3: size-value is 1 to 20 digits. A value
+         * past ULLONG_MAX comes back from strtoull as ULLONG_MAX. */
+        if (v == NULL || *v == '\0' || v[strspn(v, "0123456789")] != '\0' || strlen(v) > 20)
+            return invalid(reply, reply_len, k, "a number of bytes, 1 to 20 digits");
+        if (strtoull(v, NULL, 10) > max_size) {
             snprintf(reply, reply_len, "552 5.3.4 Message size exceeds fixed maximum of "
                      "%zu bytes", max_size);
             return reply;
@@ -128,7 +129,9 @@ const char *sc_check_mail_param(const struct sc_param *param, size_t max_size, c
     }
 
     /* RFC 4954 section 5: AUTH=<> or a mailbox, xtext-encoded, accepted
-     * whether or not the client authenticated. */
+     * whether or not the client authenticated. Only the xtext is checked,
+     * because KMail and E-MailRelay send AUTH=<username>, which is no
+     * mailbox, and a test server must not fail their mail for it. */
     if (strcmp(k, "AUTH") == 0) {
         if (v == NULL || !xtext_valid(v))
             return invalid(reply, reply_len, k, "<> or an xtext-encoded mailbox");

@@ -9,6 +9,7 @@
  */
 #include "session.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -445,18 +446,24 @@ static void cmd_data(struct sc_session *s, const char *arg, size_t len, struct s
     sc_enter(s, SC_DATA);
 }
 
-/* Parse "n" or "n LAST" (RFC 3030). Returns false on a syntax error. */
-/* Parse the chunk size at the start of a BDAT argument. Returns the
- * number of digits read, or 0 when there is no usable size. */
+/* Parse the chunk size at the start of a BDAT argument, 1*DIGIT in RFC
+ * 3030 with no upper bound. A size past ULLONG_MAX becomes ULLONG_MAX.
+ * Since no client can send that many bytes, the rest of the connection is
+ * then chunk data and never runs as commands. Returns the number of digits
+ * read, or 0 when there is no size. */
 static size_t parse_bdat_size(const char *arg, size_t len, unsigned long long *size)
 {
     size_t digits = 0;
+    unsigned long long value = 0;
+    unsigned digit;
 
-    while (digits < len && arg[digits] >= '0' && arg[digits] <= '9')
-        digits++;
-    if (digits == 0 || digits > 19 || (digits < len && arg[digits] != ' ' && arg[digits] != '\t'))
+    for (; digits < len && arg[digits] >= '0' && arg[digits] <= '9'; digits++) {
+        digit = (unsigned)(arg[digits] - '0');
+        value = value > (ULLONG_MAX - digit) / 10 ? ULLONG_MAX : value * 10 + digit;
+    }
+    if (digits == 0 || (digits < len && arg[digits] != ' ' && arg[digits] != '\t'))
         return 0;
-    *size = strtoull(arg, NULL, 10);
+    *size = value;
     return digits;
 }
 
@@ -589,12 +596,17 @@ static void cmd_vrfy(struct sc_session *s, const char *arg, size_t len, struct s
     reply(s, out, "252 2.5.0 Cannot verify the user, but will accept the message");
 }
 
+/* HELP names STARTTLS only where EHLO would offer it. */
 static void cmd_help(struct sc_session *s, const char *arg, size_t len, struct sc_buf *out)
 {
     (void)arg;
     (void)len;
-    reply(s, out, "214 2.0.0 Commands: EHLO HELO AUTH MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY "
-          "HELP");
+    if (s->limits.starttls && s->tls_version == NULL)
+        reply(s, out, "214 2.0.0 Commands: EHLO HELO STARTTLS AUTH MAIL RCPT DATA BDAT RSET "
+              "NOOP QUIT VRFY HELP");
+    else
+        reply(s, out, "214 2.0.0 Commands: EHLO HELO AUTH MAIL RCPT DATA BDAT RSET NOOP QUIT "
+              "VRFY HELP");
 }
 
 /* End the AUTH exchange, after its last reply was sent. */

@@ -524,6 +524,8 @@ START_TEST(test_session_mail_size_too_big)
                     "552 5.3.4 Message size exceeds fixed maximum of 10000 bytes\r\n");
     ASSERT_EXCHANGE("MAIL FROM:<a@example.com> SIZE=99999999999999999999\r\n",
                     "552 5.3.4 Message size exceeds fixed maximum of 10000 bytes\r\n");
+    ASSERT_EXCHANGE("MAIL FROM:<a@example.com> SIZE=00000000000000000010\r\n", SENDER_OK);
+    ASSERT_EXCHANGE("RSET\r\n", OK);
     ASSERT_EXCHANGE("MAIL FROM:<a@example.com> SIZE=10000\r\n", SENDER_OK);
 }
 END_TEST
@@ -532,9 +534,11 @@ START_TEST(test_session_mail_param_values)
 {
     begin_ehlo();
     ASSERT_EXCHANGE("MAIL FROM:<a@example.com> SIZE=12x\r\n",
-                    "501 5.5.4 Invalid SIZE value: expected a number of bytes\r\n");
+                    "501 5.5.4 Invalid SIZE value: expected a number of bytes, 1 to 20 digits\r\n");
     ASSERT_EXCHANGE("MAIL FROM:<a@example.com> SIZE\r\n",
-                    "501 5.5.4 Invalid SIZE value: expected a number of bytes\r\n");
+                    "501 5.5.4 Invalid SIZE value: expected a number of bytes, 1 to 20 digits\r\n");
+    ASSERT_EXCHANGE("MAIL FROM:<a@example.com> SIZE=000000000000000000010\r\n",
+                    "501 5.5.4 Invalid SIZE value: expected a number of bytes, 1 to 20 digits\r\n");
     ASSERT_EXCHANGE("MAIL FROM:<a@example.com> BODY=QUANTUM\r\n",
                     "501 5.5.4 Invalid BODY value: expected 7BIT, 8BITMIME or BINARYMIME\r\n");
     ASSERT_EXCHANGE("MAIL FROM:<a@example.com> RET=ALL\r\n",
@@ -1994,7 +1998,6 @@ START_TEST(test_session_bdat_bad_syntax)
         "BDAT -1\r\n",
         "BDAT +1\r\n",
         "BDAT 5LAST\r\n",
-        "BDAT 99999999999999999999\r\n",
         /* A readable size means the chunk follows, and it is discarded. */
         "BDAT 5 NOTLAST\r\n12345",
         "BDAT 1 LAST LAST\r\nx",
@@ -2012,6 +2015,31 @@ START_TEST(test_session_bdat_bad_syntax)
 
     ck_assert_uint_eq(harness.messages_len, 1);
     ASSERT_DATA(&harness.messages[0], "x");
+}
+END_TEST
+
+/* RFC 3030 section 4: chunk-size is 1*DIGIT, so leading zeros do not
+ * count against the size, and the chunk is still taken as data. */
+START_TEST(test_session_bdat_size_leading_zeros)
+{
+    begin_envelope("MAIL FROM:<a@example.com>\r\n");
+    ASSERT_EXCHANGE("BDAT 000000000000000000006 LAST\r\nRSET\r\n", ACCEPTED);
+
+    ck_assert_uint_eq(harness.messages_len, 1);
+    ASSERT_DATA(&harness.messages[0], "RSET\r\n");
+}
+END_TEST
+
+/* A chunk size past 64 bits cannot be sent in full, so everything after
+ * the BDAT line is chunk data, and no byte of it runs as a command. */
+START_TEST(test_session_bdat_size_past_64_bits)
+{
+    begin_envelope("MAIL FROM:<a@example.com>\r\n");
+    ASSERT_EXCHANGE("BDAT 99999999999999999999 LAST\r\nRSET\r\nNOOP\r\n", "");
+    ASSERT_EXCHANGE("MAIL FROM:<c@example.com>\r\n", "");
+
+    ck_assert(sc_session_in_data(harness.session));
+    ck_assert_uint_eq(harness.messages_len, 0);
 }
 END_TEST
 
@@ -3350,6 +3378,10 @@ START_TEST(test_session_auth_mail_param)
     ASSERT_EXCHANGE("x\r\n.\r\n", ACCEPTED);
     ASSERT_EXCHANGE("MAIL FROM:<e=mc2@example.com> auth=e+3Dmc2@example.com\r\n", SENDER_OK);
     ASSERT_EXCHANGE("RSET\r\n", OK);
+    /* KMail and E-MailRelay send a user name in brackets, which is no
+     * mailbox. Only the xtext is checked, so their mail goes through. */
+    ASSERT_EXCHANGE("MAIL FROM:<a@example.com> AUTH=<username>\r\n", SENDER_OK);
+    ASSERT_EXCHANGE("RSET\r\n", OK);
     ASSERT_EXCHANGE("MAIL FROM:<a@example.com> AUTH=a+3d\r\n",
                     "501 5.5.4 Invalid AUTH value: expected <> or an xtext-encoded "
                     "mailbox\r\n");
@@ -3572,6 +3604,22 @@ START_TEST(test_session_starttls_not_offered)
 }
 END_TEST
 
+/* HELP names STARTTLS where EHLO offers it: before TLS, not after. */
+START_TEST(test_session_starttls_help)
+{
+    static const char help_before[] =
+        "214 2.0.0 Commands: EHLO HELO STARTTLS AUTH MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY "
+        "HELP\r\n";
+    static const char help_after[] =
+        "214 2.0.0 Commands: EHLO HELO AUTH MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP\r\n";
+
+    begin_ehlo();
+    ASSERT_EXCHANGE("HELP\r\n", help_before);
+    start_tls();
+    ASSERT_EXCHANGE("HELP\r\n", help_after);
+}
+END_TEST
+
 START_TEST(test_session_starttls_offered)
 {
     sc_buf_clear(&harness.replies);
@@ -3778,6 +3826,8 @@ static void add_bdat_tests(TCase *tc)
     tcase_add_test(tc, test_session_bdat_then_rcpt);
     tcase_add_test(tc, test_session_binarymime_needs_bdat);
     tcase_add_test(tc, test_session_bdat_bad_syntax);
+    tcase_add_test(tc, test_session_bdat_size_leading_zeros);
+    tcase_add_test(tc, test_session_bdat_size_past_64_bits);
     tcase_add_test(tc, test_session_bdat_too_big);
     tcase_add_test(tc, test_session_bdat_too_big_last);
     tcase_add_test(tc, test_session_bdat_line_too_long);
@@ -4008,6 +4058,7 @@ Suite *suite_session(void)
     tcase_add_checked_fixture(starttls, setup_starttls, teardown);
     tcase_add_test(starttls, test_session_starttls_not_offered);
     tcase_add_test(starttls, test_session_starttls_offered);
+    tcase_add_test(starttls, test_session_starttls_help);
     tcase_add_test(starttls, test_session_starttls_resets_session);
     tcase_add_test(starttls, test_session_starttls_pipelined_not_executed);
     tcase_add_test(starttls, test_session_starttls_errors);
