@@ -121,7 +121,7 @@ void options_print_help(void)
 "      --max-connections N   sessions open at once; more get 421 4.7.0 and are\n"
 "                            closed; 0 for no limit (default 10000, lowered\n"
 "                            to fit the open files limit)\n"
-"      --max-errors N        error replies in one session before 421 4.7.0 and\n"
+"      --max-errors N        5xx replies in one session before 421 4.7.0 and\n"
 "                            close; 0 for no limit (default 100)\n"
 "      --idle-timeout SECONDS  close a session silent for SECONDS with\n"
 "                            421 4.4.2; 0 for never (default 300)\n"

@@ -51,7 +51,7 @@ struct sc_session {
     const char *chunk_error;    /* Reply for a rejected BDAT, whose bytes are discarded. */
     enum sc_state chunk_return; /* State after a rejected chunk. */
 
-    unsigned errors;            /* 4xx and 5xx replies sent, for max_errors. */
+    unsigned errors;            /* 5xx replies sent, for max_errors. */
     const char *close_reason;   /* Reason the session is closing, for logs. */
     bool discarding_line;       /* Skipping the rest of an overlong command line. */
     bool discarding_auth;       /* That line is an AUTH command or response. */
@@ -86,12 +86,15 @@ static void append_line(struct sc_session *s, struct sc_buf *out, const char *li
 }
 
 /* Append one reply line, adding CRLF, and trace it. A client that has
- * drawn max_errors error replies is disconnected, as a client looping on
- * bad commands would otherwise keep the session busy forever. */
+ * drawn max_errors 5xx replies is disconnected, as a client looping on bad
+ * commands would otherwise keep the session busy forever. A 4xx reply does
+ * not count, because a correct client meets one in normal use: RFC 5321
+ * section 4.5.3.1.10 has it send its recipients past a 452 in another
+ * transaction. */
 static void reply(struct sc_session *s, struct sc_buf *out, const char *line)
 {
     append_line(s, out, line);
-    if ((line[0] != '4' && line[0] != '5') || strncmp(line, "421", 3) == 0)
+    if (line[0] != '5')
         return;
 
     s->errors++;

@@ -160,3 +160,20 @@ def test_smtplib_helo_without_ehlo(smtpcatch):
     assert message["helo"] == "old.example"
     assert message["esmtp"] is False
     assert message["data"] == data.decode("ascii")
+
+
+def test_smtplib_recipients_past_limit(start_smtpcatch):
+    # smtplib sends every RCPT and goes on with the accepted ones when only
+    # some get 452. Those 452 replies must not count as session errors, or
+    # the connection would close and the message would be lost.
+    server = start_smtpcatch("--max-recipients", 3, "--max-errors", 2)
+    recipients = [f"r{i}@example.com" for i in range(8)]
+    msg = make_message("many recipients", "Hello.\n")
+
+    with connect(server.port) as client:
+        refused = client.sendmail("sender@example.com", recipients, msg.as_bytes())
+    message = server.next_message()
+
+    assert sorted(refused) == recipients[3:]
+    assert all(code == 452 for code, _ in refused.values())
+    assert message["rcpt_to"] == recipients[:3]
