@@ -126,6 +126,8 @@ static void on_output_settled(void *arg)
         /* EPIPE: the reader went away, so there is no one left to deliver to. */
         if (app->out.error != -EPIPE)
             sc_log("error: cannot write to stdout: %s; stopping", strerror(-app->out.error));
+        else if (app->opts.verbose)
+            sc_log("the reader of stdout went away; stopping");
         app->output_abandoned = true;
         app_stop(app, 0, app->out.error == -EPIPE ? EXIT_SUCCESS : EXIT_FAILURE);
         if (app->out.error != -EPIPE)

@@ -6,30 +6,80 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "fdwrite.h"
 
+static void on_poll(uv_poll_t *poll, int status, int events);
+
+/* Watch for room in the pipe while bytes are queued, and for the reader's
+ * hang-up at all times, so a reader that goes away while no message
+ * arrives still ends the program. The poll handle is restarted only when
+ * the set of events changes. */
+static void watch(struct stdout_queue *q)
+{
+    int events = 0;
+
+    if (!q->poll_ready)
+        return;
+    if (q->error == 0 && stdout_queue_pending(q) > 0)
+        events |= UV_WRITABLE;
+    if (q->error == 0 && q->watch_hangup)
+        events |= UV_READABLE;
+    if (events == q->poll_events)
+        return;
+
+    if (events == 0)
+        uv_poll_stop(&q->poll);
+    else
+        uv_poll_start(&q->poll, events, on_poll);
+    q->poll_events = events;
+}
+
 static void settle(struct stdout_queue *q)
 {
-    if (q->poll_active) {
-        uv_poll_stop(&q->poll);
-        q->poll_active = false;
-    }
+    watch(q);
     if (q->on_settled)
         q->on_settled(q->arg);
 }
 
-static void on_writable(uv_poll_t *poll, int status, int events)
+/* A hang-up shows as POLLERR on the write end of a pipe, which libuv
+ * reports as an error status, and as POLLHUP on a socket, which libuv
+ * reports as readable. Returns true when the reader is gone. Input that a
+ * reader sends on a socket is no hang-up, and stops the watch, since it
+ * would otherwise wake the loop until read. */
+static bool reader_gone(struct stdout_queue *q, int status, int events)
+{
+    struct pollfd pfd = {.fd = q->fd, .events = POLLIN};
+
+    if (status < 0)
+        return true;
+    if (!(events & UV_READABLE))
+        return false;
+    if (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLHUP | POLLERR)))
+        return true;
+    q->watch_hangup = false;
+    watch(q);
+    return false;
+}
+
+static void on_poll(uv_poll_t *poll, int status, int events)
 {
     struct stdout_queue *q = poll->data;
     ssize_t n;
 
-    (void)events;
-    n = status < 0 ? status : sc_write_available(q->fd, q->pending.data + q->head,
-                                              q->pending.len - q->head);
+    if (reader_gone(q, status, events)) {
+        q->error = -EPIPE;
+        settle(q);
+        return;
+    }
+    if (!(events & UV_WRITABLE))
+        return;
+
+    n = sc_write_available(q->fd, q->pending.data + q->head, q->pending.len - q->head);
     if (n < 0) {
         q->error = (int)n;
         settle(q);
@@ -75,6 +125,8 @@ int stdout_queue_init(struct stdout_queue *q, uv_loop_t *loop, int fd)
     if (uv_poll_init(loop, &q->poll, fd) == 0) {
         q->poll.data = q;
         q->poll_ready = true;
+        q->watch_hangup = true;
+        watch(q);
     }
     return 0;
 }
@@ -108,10 +160,7 @@ int stdout_queue_write(void *queue, const char *bytes, size_t len)
         q->error = -ENOMEM;
         return q->error;
     }
-    if (!q->poll_active) {
-        uv_poll_start(&q->poll, UV_WRITABLE, on_writable);
-        q->poll_active = true;
-    }
+    watch(q);
     return 0;
 }
 
@@ -129,7 +178,7 @@ void stdout_queue_close(struct stdout_queue *q)
     if (q->poll_ready) {
         uv_close((uv_handle_t *)&q->poll, NULL);
         q->poll_ready = false;
-        q->poll_active = false;
+        q->poll_events = 0;
     }
     if (q->restore_blocking) {
         flags = fcntl(q->fd, F_GETFL);

@@ -4,7 +4,9 @@
  * that is full, the rest is queued in order and written as the reader
  * makes room. So a reader that waits for its SMTP client before it reads
  * cannot deadlock the server, and timers and signals keep working. Files
- * and terminals are written directly, since they do not fill up.
+ * and terminals are written directly, since they do not fill up. A pipe or
+ * socket is also watched for its reader going away, so that shows even
+ * while nothing is written.
  *
  * NOTE: the queue has no size limit. A reader that never reads makes it
  * grow by each message's JSON line, about the message's size.
@@ -26,11 +28,13 @@ struct stdout_queue {
     size_t head;
     uv_poll_t poll;
     bool poll_ready;            /* poll is initialized (only for pipes and sockets). */
-    bool poll_active;
+    int poll_events;            /* UV_WRITABLE and UV_READABLE as poll was last started with. */
+    bool watch_hangup;          /* Whether the reader going away is watched for. */
     int error;                  /* 0, or the first write error as -errno. Sticky. */
     bool line_open;             /* The last byte written was not a newline. */
 
-    /* Called when the queue becomes empty, or on a write error. Optional. */
+    /* Called when the queue becomes empty, on a write error, and when the
+     * reader goes away (error -EPIPE). Optional. */
     void (*on_settled)(void *arg);
     void *arg;
 };

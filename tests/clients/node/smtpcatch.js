@@ -9,7 +9,9 @@ const readline = require('node:readline');
  * with `lines`, every stdout line read so far.
  */
 async function start(args = []) {
-  const child = spawn(process.env.SMTPCATCH_BIN || 'smtpcatch', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // --timeout is a backstop: smtpcatch exits by itself if the test run dies.
+  const child = spawn(process.env.SMTPCATCH_BIN || 'smtpcatch', ['--timeout', '600', ...args],
+    { stdio: ['ignore', 'pipe', 'pipe'] });
   const lines = [];
   const unread = [];
   const waiters = new Set();
