@@ -144,8 +144,13 @@ static void on_output_settled(void *arg)
  */
 static void app_stop(struct app *app, double grace, int status)
 {
-    if (app->stopping)
+    /* A stop at once during the grace after --count cuts the grace short,
+     * and keeps the first stop's status. */
+    if (app->stopping) {
+        if (grace <= 0)
+            sc_server_stop(app->server, 0, on_server_stopped, app);
         return;
+    }
     app->stopping = true;
     app->status = status;
 

@@ -226,6 +226,7 @@ static int parse_listen(const char *text, char *host_buf, int *port, bool *has_p
     size_t host_len;
 
     *has_port = false;
+    *port = 0;
     if (text[0] == '\0')
         return -1;
     if (text[0] == '[') {

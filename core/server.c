@@ -1073,8 +1073,14 @@ void sc_server_stop(struct sc_server *srv, double grace, void (*done)(void *arg)
 {
     struct conn *c, *next;
 
-    if (srv->stopping)
+    if (srv->stopping) {
+        if (grace <= 0 && srv->grace_timer_active &&
+            !uv_is_closing((uv_handle_t *)&srv->grace_timer)) {
+            uv_timer_stop(&srv->grace_timer);
+            on_grace_timeout(&srv->grace_timer);
+        }
         return;
+    }
     srv->stopping = true;
     srv->done = done;
     srv->done_arg = arg;

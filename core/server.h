@@ -59,7 +59,8 @@ const char *const *sc_server_addresses(const struct sc_server *srv, size_t *len)
  * Stop: close the listeners at once, then let open sessions finish for up
  * to grace seconds (a new MAIL gets 421 4.3.2), then send 421 4.3.2 to the
  * rest and close them. done is called once every handle of the server is
- * closed; after that the server may be freed.
+ * closed; after that the server may be freed. A second call with grace 0
+ * ends the first one's grace at once, and its done and arg are ignored.
  */
 void sc_server_stop(struct sc_server *srv, double grace, void (*done)(void *arg), void *arg);
 

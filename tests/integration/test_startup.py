@@ -146,6 +146,17 @@ def test_listen_host_and_port_option(start_smtpcatch):
     assert server.ready["addresses"] == ["127.0.0.1"]
 
 
+def test_listen_twice_takes_last_value(start_smtpcatch):
+    # The second --listen names no port, so the port is free again, not the
+    # one the first --listen named.
+    first_port = free_port()
+
+    server = start_smtpcatch("--listen", f"127.0.0.1:{first_port}", "--listen", "127.0.0.1")
+
+    assert server.port != first_port
+    assert server.ready["addresses"] == ["127.0.0.1"]
+
+
 def test_listen_localhost_binds_both(start_smtpcatch):
     if not has_ipv6_loopback():
         pytest.skip("this host has no IPv6 loopback address")

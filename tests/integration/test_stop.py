@@ -120,6 +120,26 @@ def test_sigterm_with_idle_session_exits_promptly():
     assert elapsed < 0.5
 
 
+def test_sigterm_during_count_grace_exits_promptly():
+    # After --count, open sessions get a second to finish, but SIGTERM
+    # stops at once, then too.
+    proc, port = start("--count", "1", "--timeout", "10")
+    with open_session(port) as idle, open_session(port) as sender:
+        reply = send_message(sender, "a@example.com", ["b@example.com"], b"one\r\n")
+        proc.stdout.readline()
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        closing = idle.read_reply()
+        status, _ = finish(proc)
+        elapsed = time.monotonic() - started
+
+    assert reply.code == 250
+    assert closing.code == 421
+    assert "4.3.2" in closing.lines[-1]
+    assert status == 0
+    assert elapsed < 0.5
+
+
 def test_count_rejects_pipelined_mail():
     # Once the count is reached, a MAIL pipelined behind the last message
     # gets 421 4.3.2 instead of starting a transaction that cannot complete.
