@@ -52,6 +52,7 @@ struct app {
     uv_timer_t drain_timer;     /* Bounds the wait for a reader after a stop. */
     uv_signal_t sigint;
     uv_signal_t sigterm;
+    uv_signal_t sighup;
     unsigned long long written; /* Message lines written or queued on stdout. */
     bool stopping;
     bool stop_pending;
@@ -63,6 +64,17 @@ struct app {
 };
 
 static void app_stop(struct app *app, double grace, int status);
+
+/* Flush what printf wrote, such as --help, and return the exit status: a
+ * full disk or a closed stdout is a failure, as for any command. */
+static int finish_stdout(void)
+{
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        sc_log("error: cannot write to stdout: %s", strerror(errno));
+        return EXIT_FAILURE;
+    }
+    return EXIT_SUCCESS;
+}
 
 static void on_handle_closed(uv_handle_t *handle)
 {
@@ -91,6 +103,7 @@ static void maybe_finish(struct app *app)
     uv_close((uv_handle_t *)&app->drain_timer, on_handle_closed);
     uv_close((uv_handle_t *)&app->sigint, on_handle_closed);
     uv_close((uv_handle_t *)&app->sigterm, on_handle_closed);
+    uv_close((uv_handle_t *)&app->sighup, on_handle_closed);
     stdout_queue_close(&app->out);
 }
 
@@ -222,14 +235,24 @@ static void on_timeout(uv_timer_t *timer)
     app_stop(app, 0, app->opts.count > 0 ? EXIT_TIMED_OUT : EXIT_SUCCESS);
 }
 
-/* SIGINT or SIGTERM stops at once. During a stop that waits for a reader
- * (after --count), it also bounds that wait. */
+static const char *signal_name(int signum)
+{
+    if (signum == SIGINT)
+        return "SIGINT";
+    if (signum == SIGTERM)
+        return "SIGTERM";
+    return "SIGHUP";
+}
+
+/* SIGINT, SIGTERM or SIGHUP stops at once. During a stop that waits for a
+ * reader (after --count), it also bounds that wait. SIGHUP, which a closed
+ * terminal sends, is a stop like the others, so the port file is removed. */
 static void on_signal(uv_signal_t *handle, int signum)
 {
     struct app *app = handle->data;
 
     if (app->opts.verbose)
-        sc_log("received %s, stopping", signum == SIGINT ? "SIGINT" : "SIGTERM");
+        sc_log("received %s, stopping", signal_name(signum));
     start_drain_deadline(app);
     app_stop(app, 0, EXIT_SUCCESS);
 }
@@ -321,14 +344,17 @@ static void start_handles(struct app *app)
     uv_timer_init(&app->loop, &app->drain_timer);
     uv_signal_init(&app->loop, &app->sigint);
     uv_signal_init(&app->loop, &app->sigterm);
+    uv_signal_init(&app->loop, &app->sighup);
     app->timeout_timer.data = app;
     app->stop_timer.data = app;
     app->drain_timer.data = app;
     app->sigint.data = app;
     app->sigterm.data = app;
+    app->sighup.data = app;
 
     uv_signal_start(&app->sigint, on_signal, SIGINT);
     uv_signal_start(&app->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&app->sighup, on_signal, SIGHUP);
     if (app->opts.timeout > 0)
         uv_timer_start(&app->timeout_timer, on_timeout, (uint64_t)(app->opts.timeout * 1000.0), 0);
 }
@@ -381,7 +407,7 @@ static int run(struct app *app)
         /* "::1:2525" is a valid IPv6 address, so a forgotten pair of
          * brackets shows only here, when no such address is local. */
         if (rc == UV_EADDRNOTAVAIL && strchr(app->opts.host, ':') != NULL &&
-            app->opts.port == 0)
+            !app->opts.host_bracketed && app->opts.port == 0)
             sc_log("error: %s; an IPv6 address with a port goes in brackets, such as "
                    "--listen [::1]:2525", err);
         else
@@ -496,15 +522,13 @@ int main(int argc, char **argv)
         options_free(&app.opts);
         return EXIT_INVALID_USAGE;
     }
-    if (app.opts.help) {
-        options_print_help();
+    if (app.opts.help || app.opts.version) {
+        if (app.opts.help)
+            options_print_help();
+        else
+            printf("smtpcatch %s\n", SC_VERSION);
         options_free(&app.opts);
-        return EXIT_SUCCESS;
-    }
-    if (app.opts.version) {
-        printf("smtpcatch %s\n", SC_VERSION);
-        options_free(&app.opts);
-        return EXIT_SUCCESS;
+        return finish_stdout();
     }
 
     /* A closed stdout must show up as EPIPE from write(), not kill the process. */

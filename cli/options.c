@@ -157,7 +157,7 @@ void options_print_help(void)
 "\n"
 "Exit status:\n"
 "  0    --count reached; --timeout ran out and no --count was given;\n"
-"       SIGINT or SIGTERM; or stdout was closed by its reader\n"
+"       SIGINT, SIGTERM or SIGHUP; or stdout was closed by its reader\n"
 "  1    runtime failure, such as a port that cannot be bound or stdout\n"
 "       that cannot be written\n"
 "  2    invalid command line\n"
@@ -449,6 +449,7 @@ int options_parse(int argc, char **argv, struct options *opts, char *err, size_t
                 return -1;
             }
             opts->host = host_buf;
+            opts->host_bracketed = optarg[0] == '[';
             break;
         case 'p':
             port_text = optarg;
@@ -468,7 +469,8 @@ int options_parse(int argc, char **argv, struct options *opts, char *err, size_t
         case 't':
             if (parse_seconds(optarg, &opts->timeout, false) != 0) {
                 snprintf(err, errlen, "invalid --timeout value '%.100s': expected a decimal "
-                         "number of seconds greater than 0, such as 10 or 0.5", optarg);
+                         "number of seconds, greater than 0 and at most 1000000000, such as 10 or "
+                         "0.5", optarg);
                 return -1;
             }
             break;
@@ -489,7 +491,8 @@ int options_parse(int argc, char **argv, struct options *opts, char *err, size_t
         case OPT_IDLE_TIMEOUT:
             if (parse_seconds(optarg, &opts->idle_timeout, true) != 0) {
                 snprintf(err, errlen, "invalid --idle-timeout value '%.100s': expected a "
-                         "decimal number of seconds, such as 30 or 0.5, or 0 for none", optarg);
+                         "decimal number of seconds, at most 1000000000, such as 30 or 0.5, or 0 for "
+                         "none", optarg);
                 return -1;
             }
             break;

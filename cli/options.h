@@ -24,6 +24,7 @@ enum tls_mode {
  * except credentials, which options_free releases. */
 struct options {
     const char *host;           /* From --listen; "localhost" when not given. */
+    bool host_bracketed;        /* --listen gave the host in brackets, as in [::1]. */
     int port;                   /* From --port or --listen; 0 when neither. */
     unsigned long long count;   /* 0: unlimited. */
     double timeout;             /* Seconds; 0: none. */

@@ -177,6 +177,8 @@ def test_signal_with_open_session_exits_0(start_smtpcatch):
     ["--max-size", "0"],
     ["--max-size", "10X"],
     ["--idle-timeout", "-1"],
+    ["--timeout", "2e9"],
+    ["--idle-timeout", "2e9"],
     ["--listen", "[::1"],
     ["--listen", "127.0.0.1:99999"],
     ["--port", "2525", "--listen", "127.0.0.1:2526"],
@@ -190,6 +192,37 @@ def test_invalid_option_exits_2(args):
     assert result.stderr.count(b"\n") == 1, result.stderr
     assert result.stderr.endswith(b"\n"), result.stderr
     assert len(result.stderr.strip()) > 0
+
+
+@pytest.mark.parametrize("option", ["--timeout", "--idle-timeout"])
+def test_seconds_option_names_its_maximum(option):
+    result = run_smtpcatch(option, "2e9")
+
+    assert result.returncode == EXIT_USAGE
+    assert b"at most 1000000000" in result.stderr
+
+
+@pytest.mark.parametrize("option", ["--help", "--version"])
+def test_help_to_full_disk_exits_1(option):
+    with open("/dev/full", "wb") as full:
+        result = subprocess.run([smtpcatch_binary(), option], stdin=subprocess.DEVNULL,
+                                stdout=full, stderr=subprocess.PIPE, timeout=EXIT_TIMEOUT)
+
+    assert result.returncode == 1
+    assert b"cannot write to stdout" in result.stderr
+
+
+def test_sighup_stops_and_removes_port_file(start_smtpcatch, tmp_path):
+    # A closed terminal sends SIGHUP; smtpcatch stops as for SIGTERM, so
+    # the port file does not outlive it.
+    port_file = tmp_path / "smtp.port"
+    server = start_smtpcatch("--port-file", port_file)
+
+    assert port_file.exists()
+    status = server.stop(signal.SIGHUP)
+
+    assert status == 0
+    assert not port_file.exists()
 
 
 def test_help_mentions_every_option():
@@ -248,6 +281,16 @@ def test_port_in_use_on_ipv6_exits_1():
     assert result.stdout == b""
     assert str(port) in stderr
     assert sanitizer_lines(stderr) == []
+
+
+def test_bracketed_ipv6_listen_gets_no_bracket_hint():
+    # ::2 is no local address, so binding fails, but the brackets were there.
+    result = run_smtpcatch("--listen", "[::2]:0")
+    stderr = result.stderr.decode("utf-8", "replace")
+
+    assert result.returncode == 1
+    assert "cannot listen on ::2" in stderr
+    assert "goes in brackets" not in stderr
 
 
 def test_ipv6_listen_without_brackets_gets_a_hint():
