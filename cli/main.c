@@ -362,13 +362,13 @@ static void start_handles(struct app *app)
 /* Run the server until a stop rule fires. Returns the exit status. */
 static int run(struct app *app)
 {
-    struct sc_server_config config = {0};
+    struct sc_server_config config;
     char err[512];
     int rc;
 
+    sc_server_config_init(&config);
     config.host = app->opts.host;
     config.port = app->opts.port;
-    config.hostname = "localhost";
     config.limits.max_size = app->opts.max_size;
     config.limits.max_line = app->opts.max_command_length;
     config.limits.max_rcpts = app->opts.max_recipients;
@@ -378,7 +378,6 @@ static int run(struct app *app)
     config.limits.auth.credentials = app->opts.credentials;
     config.limits.auth.credentials_len = app->opts.credentials_len;
     config.limits.auth.required = app->opts.require_auth;
-    config.limits.auth.make_challenge = sc_auth_random_challenge;
     config.limits.starttls = app->opts.tls_mode == TLS_STARTTLS;
     config.limits.require_tls = app->opts.require_tls;
     config.limits.auth_tls_only = app->opts.auth_tls_only;

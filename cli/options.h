@@ -9,9 +9,7 @@
 #include <stddef.h>
 
 #include "auth.h"
-
-#define SC_DEFAULT_IDLE_TIMEOUT 300.0
-#define SC_DEFAULT_MAX_CONNECTIONS 10000
+#include "server.h"
 
 /* The TLS mode chosen with --tls. */
 enum tls_mode {

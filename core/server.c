@@ -1023,6 +1023,16 @@ int sc_server_listen(struct sc_server *srv, char *errbuf, size_t errlen)
 
 /* ---- Lifetime ---- */
 
+void sc_server_config_init(struct sc_server_config *config)
+{
+    memset(config, 0, sizeof(*config));
+    config->host = "localhost";
+    config->hostname = "localhost";
+    sc_limits_init(&config->limits);
+    config->idle_timeout = SC_DEFAULT_IDLE_TIMEOUT;
+    config->max_connections = SC_DEFAULT_MAX_CONNECTIONS;
+}
+
 struct sc_server *sc_server_new(uv_loop_t *loop, const struct sc_server_config *config)
 {
     struct sc_server *srv = calloc(1, sizeof(*srv));

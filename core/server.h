@@ -15,6 +15,8 @@
 #include "tls.h"
 
 #define SC_MAX_LISTENERS 8
+#define SC_DEFAULT_IDLE_TIMEOUT 300.0
+#define SC_DEFAULT_MAX_CONNECTIONS 10000
 
 /* Everything the server needs to know. Copied at sc_server_new; the strings
  * are borrowed and must outlive the server. */
@@ -39,6 +41,13 @@ struct sc_server_config {
 };
 
 struct sc_server;
+
+/* Fill config with the defaults of the smtpcatch command: localhost on a
+ * free port, the limits of sc_limits_init, SC_DEFAULT_IDLE_TIMEOUT and
+ * SC_DEFAULT_MAX_CONNECTIONS, and no TLS. The caller sets on_message and
+ * arg. Every field of a config made by hand must be set, since a zero
+ * limit such as max_line rejects every command. */
+void sc_server_config_init(struct sc_server_config *config);
 
 struct sc_server *sc_server_new(uv_loop_t *loop, const struct sc_server_config *config);
 

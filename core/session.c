@@ -1106,6 +1106,17 @@ int sc_session_feed_window(struct sc_session *s, size_t n, struct sc_buf *rest, 
     return 0;
 }
 
+void sc_limits_init(struct sc_limits *limits)
+{
+    memset(limits, 0, sizeof(*limits));
+    limits->max_size = SC_DEFAULT_MAX_SIZE;
+    limits->max_line = SC_DEFAULT_MAX_LINE;
+    limits->max_rcpts = SC_DEFAULT_MAX_RCPTS;
+    limits->max_data_line = SC_DEFAULT_MAX_DATA_LINE;
+    limits->max_errors = SC_DEFAULT_MAX_ERRORS;
+    limits->auth.make_challenge = sc_auth_random_challenge;
+}
+
 struct sc_session *sc_session_new(const struct sc_limits *limits,
                                   const struct sc_session_hooks *hooks)
 {

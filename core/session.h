@@ -28,7 +28,7 @@ struct sc_limits {
     size_t max_line;            /* Maximum command line length in bytes, line ending included. */
     size_t max_rcpts;           /* Maximum recipients in one transaction. */
     size_t max_data_line;       /* Maximum message line length, without its ending. 0: no limit. */
-    unsigned max_errors;        /* Error replies before 421 and close; 0: no limit. */
+    unsigned max_errors;        /* 5xx replies before 421 and close; 0: no limit. */
     bool strict;                /* Reject bare LF and bare CR (RFC 5321 section 2.3.8). */
     bool starttls;              /* Offer STARTTLS (RFC 3207), which the server layer starts. */
     bool require_tls;           /* MAIL before STARTTLS gets 530 5.7.0. */
@@ -64,6 +64,11 @@ struct sc_session_hooks {
 };
 
 struct sc_session;
+
+/* Fill limits with the defaults of the smtpcatch command: the SC_DEFAULT_*
+ * values above, no STARTTLS, and AUTH that accepts any credentials, with
+ * random CRAM-MD5 challenges. */
+void sc_limits_init(struct sc_limits *limits);
 
 /* Create a session. Returns NULL when out of memory. */
 struct sc_session *sc_session_new(const struct sc_limits *limits,
