@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "session.h"
+#include "utf8.h"
 
 enum {
     OPT_PORT_FILE = 256,
@@ -321,8 +322,9 @@ static int parse_size(const char *text, size_t *size)
 /*
  * Append the USER:PASSWORD pair of one --auth to opts. The password runs
  * from the first colon to the end, so it may contain colons; the username
- * cannot, and must not be empty. Returns 0, -1 when text is invalid, or -2
- * when out of memory.
+ * cannot, and must not be empty. Returns 0, -1 when text is invalid, -3
+ * when it is not UTF-8 (the session rejects such AUTH responses, so the
+ * pair could never match), or -2 when out of memory.
  */
 static int add_credential(struct options *opts, const char *text)
 {
@@ -332,6 +334,8 @@ static int add_credential(struct options *opts, const char *text)
 
     if (colon == NULL || colon == text)
         return -1;
+    if (!sc_utf8_valid(text, strlen(text)))
+        return -3;
     grown = realloc(opts->credentials, (opts->credentials_len + 1) * sizeof(*grown));
     if (grown == NULL)
         return -2;
@@ -348,6 +352,17 @@ static int add_credential(struct options *opts, const char *text)
     grown[opts->credentials_len].password = password;
     opts->credentials_len++;
     return 0;
+}
+
+/* Return the message for an error code of add_credential. */
+static const char *credential_error(int rc)
+{
+    if (rc == -2)
+        return "out of memory storing --auth values";
+    if (rc == -3)
+        return "invalid --auth value: it is not valid UTF-8, so no client could log in with it";
+    return "invalid --auth value: expected USER:PASSWORD with a username before the first "
+           "colon, such as --auth alice:secret";
 }
 
 void options_free(struct options *opts)
@@ -545,9 +560,7 @@ int options_parse(int argc, char **argv, struct options *opts, char *err, size_t
             rc = add_credential(opts, optarg);
             if (rc != 0) {
                 /* The value is not echoed, because it contains a password. */
-                snprintf(err, errlen, rc == -2 ? "out of memory storing --auth values"
-                         : "invalid --auth value: expected USER:PASSWORD with a username "
-                           "before the first colon, such as --auth alice:secret");
+                snprintf(err, errlen, "%s", credential_error(rc));
                 return -1;
             }
             break;

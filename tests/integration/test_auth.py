@@ -16,7 +16,7 @@ import subprocess
 
 import pytest
 
-from conftest import run_smtpcatch
+from conftest import run_smtpcatch, smtpcatch_binary
 from smtp_client import RawSmtp, open_session
 
 CLIENT_TIMEOUT = 5.0
@@ -395,3 +395,14 @@ def test_help_describes_auth():
     assert result.returncode == 0
     assert b"--auth USER:PASSWORD" in result.stdout
     assert b"--require-auth" in result.stdout
+
+
+def test_auth_option_not_utf8_rejected():
+    # The session rejects AUTH responses that are not UTF-8, so such a pair
+    # could never match; the command line says so at once.
+    result = subprocess.run([smtpcatch_binary().encode(), b"--auth", b"\xff:secret"],
+                            stdin=subprocess.DEVNULL, capture_output=True, timeout=5)
+
+    assert result.returncode == 2
+    assert b"not valid UTF-8" in result.stderr
+    assert b"secret" not in result.stderr
