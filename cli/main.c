@@ -139,6 +139,9 @@ static void on_output_settled(void *arg)
         /* EPIPE: the reader went away, so there is no one left to deliver to. */
         if (app->out.error != -EPIPE)
             sc_log("error: cannot write to stdout: %s; stopping", strerror(-app->out.error));
+        else if (stdout_queue_pending(&app->out) > 0)
+            sc_log("warning: the reader of stdout went away with %zu bytes of output not "
+                   "yet read; those messages are lost", stdout_queue_pending(&app->out));
         else if (app->opts.verbose)
             sc_log("the reader of stdout went away; stopping");
         app->output_abandoned = true;
@@ -454,33 +457,44 @@ static size_t open_descriptors(void)
  * takes a descriptor. When even that is below the session limit, the limit
  * is lowered to fit, with a warning when it came from the command line.
  * A client past it then gets a 421: with no descriptor left to accept it
- * with, libuv would close its connection unanswered.
+ * with, libuv would close its connection unanswered. Returns false, after
+ * an error, when the limit leaves no room for one session.
  */
-static void fit_open_files_limit(struct options *opts)
+static bool fit_open_files_limit(struct options *opts)
 {
     struct rlimit limit;
     size_t reserve, usable;
 
     if (getrlimit(RLIMIT_NOFILE, &limit) != 0)
-        return;
+        return true;
     if (limit.rlim_cur < limit.rlim_max) {
         limit.rlim_cur = limit.rlim_max;
         setrlimit(RLIMIT_NOFILE, &limit);
     }
     if (limit.rlim_cur == RLIM_INFINITY)
-        return;
-    if (opts->max_connections_set && opts->max_connections == 0)
-        return;
+        return true;
 
+    /* Below this, even one session would leave clients past it unanswered,
+     * and the event loop itself may fail to start. */
     reserve = open_descriptors() + OWN_DESCRIPTORS;
-    usable = (size_t)limit.rlim_cur > reserve ? (size_t)limit.rlim_cur - reserve : 1;
+    if ((size_t)limit.rlim_cur <= reserve) {
+        sc_log("error: the open files limit is %llu, too low to serve one session; "
+               "raise it to at least %zu with ulimit -n",
+               (unsigned long long)limit.rlim_cur, reserve + 1);
+        return false;
+    }
+    if (opts->max_connections_set && opts->max_connections == 0)
+        return true;
+
+    usable = (size_t)limit.rlim_cur - reserve;
     if (opts->max_connections > 0 && opts->max_connections <= usable)
-        return;
-    if (opts->max_connections_set || usable == 1)
+        return true;
+    if (opts->max_connections_set)
         sc_log("warning: the open files limit is %llu, too low for %zu sessions; "
                "allowing %zu (raise it with ulimit -n)",
                (unsigned long long)limit.rlim_cur, opts->max_connections, usable);
     opts->max_connections = usable;
+    return true;
 }
 
 /*
@@ -530,8 +544,10 @@ int main(int argc, char **argv)
         return finish_stdout();
     }
 
-    /* A closed stdout must show up as EPIPE from write(), not kill the process. */
+    /* A closed stdout must show up as EPIPE from write(), and a file over
+     * the file size limit as EFBIG, not kill the process. */
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGXFSZ, SIG_IGN);
 
 #if defined(__GLIBC__)
     /* A fixed threshold gives every message buffer of 256 KiB or more its
@@ -540,7 +556,10 @@ int main(int argc, char **argv)
      * later ones in the heap, where freed memory stays with the process. */
     mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 #endif
-    fit_open_files_limit(&app.opts);
+    if (!fit_open_files_limit(&app.opts)) {
+        options_free(&app.opts);
+        return EXIT_FAILURE;
+    }
 
     /* The context, with its generated key, is made only when TLS is on, so
      * start-up without TLS costs nothing more. */

@@ -17,8 +17,10 @@ static void on_poll(uv_poll_t *poll, int status, int events);
 
 /* Watch for room in the pipe while bytes are queued, and for the reader's
  * hang-up at all times, so a reader that goes away while no message
- * arrives still ends the program. The poll handle is restarted only when
- * the set of events changes. */
+ * arrives still ends the program. The hang-up watch requests POLLPRI, which
+ * pipes and sockets seldom raise, because epoll reports POLLERR and POLLHUP
+ * with any event set, and POLLIN would also fire on a peer's half-close or
+ * input. The poll handle is restarted only when the set of events changes. */
 static void watch(struct stdout_queue *q)
 {
     int events = 0;
@@ -28,7 +30,7 @@ static void watch(struct stdout_queue *q)
     if (q->error == 0 && stdout_queue_pending(q) > 0)
         events |= UV_WRITABLE;
     if (q->error == 0 && q->watch_hangup)
-        events |= UV_READABLE;
+        events |= UV_PRIORITIZED;
     if (events == q->poll_events)
         return;
 
@@ -46,18 +48,19 @@ static void settle(struct stdout_queue *q)
         q->on_settled(q->arg);
 }
 
-/* A hang-up shows as POLLERR on the write end of a pipe, which libuv
- * reports as an error status, and as POLLHUP on a socket, which libuv
- * reports as readable. Returns true when the reader is gone. Input that a
- * reader sends on a socket is no hang-up, and stops the watch, since it
+/* A hang-up shows as POLLERR on a pipe whose reader closed, or on a TCP
+ * socket reset by its peer, and as POLLHUP on a Unix socket whose peer
+ * closed. libuv reports POLLERR alone as an error status, and either of
+ * them with POLLPRI merged in. Returns true when the reader is gone.
+ * Urgent data from a reader is no hang-up, and stops the watch, since it
  * would otherwise wake the loop until read. */
 static bool reader_gone(struct stdout_queue *q, int status, int events)
 {
-    struct pollfd pfd = {.fd = q->fd, .events = POLLIN};
+    struct pollfd pfd = {.fd = q->fd, .events = POLLPRI};
 
     if (status < 0)
         return true;
-    if (!(events & UV_READABLE))
+    if (!(events & UV_PRIORITIZED))
         return false;
     if (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLHUP | POLLERR)))
         return true;

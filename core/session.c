@@ -599,17 +599,18 @@ static void cmd_vrfy(struct sc_session *s, const char *arg, size_t len, struct s
     reply(s, out, "252 2.5.0 Cannot verify the user, but will accept the message");
 }
 
-/* HELP names STARTTLS only where EHLO would offer it. */
+/* HELP names STARTTLS and AUTH only where EHLO would offer them. */
 static void cmd_help(struct sc_session *s, const char *arg, size_t len, struct sc_buf *out)
 {
+    bool starttls = s->limits.starttls && s->tls_version == NULL;
+    bool auth = !s->limits.auth_tls_only || s->tls_version != NULL;
+    char line[128];
+
     (void)arg;
     (void)len;
-    if (s->limits.starttls && s->tls_version == NULL)
-        reply(s, out, "214 2.0.0 Commands: EHLO HELO STARTTLS AUTH MAIL RCPT DATA BDAT RSET "
-              "NOOP QUIT VRFY HELP");
-    else
-        reply(s, out, "214 2.0.0 Commands: EHLO HELO AUTH MAIL RCPT DATA BDAT RSET NOOP QUIT "
-              "VRFY HELP");
+    snprintf(line, sizeof(line), "214 2.0.0 Commands: EHLO HELO%s%s MAIL RCPT DATA BDAT RSET "
+             "NOOP QUIT VRFY HELP", starttls ? " STARTTLS" : "", auth ? " AUTH" : "");
+    reply(s, out, line);
 }
 
 /* End the AUTH exchange, after its last reply was sent. */

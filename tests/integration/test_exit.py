@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import resource
 import signal
 import smtplib
 import socket
@@ -356,6 +357,77 @@ def test_closed_socket_stdout_while_idle_ends(tmp_path):
     assert b'"event":"ready"' in ready
     assert status == 0
     assert stderr_path.read_text() == ""
+
+
+def test_reset_tcp_stdout_ends_without_next_message(tmp_path):
+    # A TCP reader that closes is seen only once a write draws its reset.
+    # smtpcatch must then end at once, not wait for the next message.
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        writer = socket.create_connection(listener.getsockname())
+        reader, _ = listener.accept()
+    with open(tmp_path / "stderr", "wb") as stderr_file:
+        proc = subprocess.Popen([smtpcatch_binary(), "--timeout", "20"],
+                                stdin=subprocess.DEVNULL, stdout=writer, stderr=stderr_file)
+    writer.close()
+    try:
+        reader.settimeout(EXIT_TIMEOUT)
+        ready = json.loads(reader.recv(4096).split(b"\n")[0])
+        reader.close()
+        try:
+            send(ready["port"], "into a closed reader")
+        except (smtplib.SMTPException, OSError):
+            pass        # Whether this message gets 250 or 421 depends on timing.
+        status = proc.wait(timeout=PROMPT_EXIT_SECONDS * 4)
+    except subprocess.TimeoutExpired:
+        status = "still running"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=EXIT_TIMEOUT)
+
+    assert status == 0
+
+
+def test_stdout_over_file_size_limit_exits_1(tmp_path):
+    # A file over RLIMIT_FSIZE fails the write with EFBIG. The client gets
+    # a 421 and smtpcatch exits 1, instead of dying of SIGXFSZ.
+    def limit_file_size():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+
+    port_file = tmp_path / "smtp.port"
+    with open(tmp_path / "out.jsonl", "wb") as out, open(tmp_path / "stderr", "wb") as err:
+        proc = subprocess.Popen([smtpcatch_binary(), "--timeout", "20", "--port-file", port_file],
+                                stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                preexec_fn=limit_file_size)
+    try:
+        deadline = time.monotonic() + EXIT_TIMEOUT
+        while not port_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        with pytest.raises(smtplib.SMTPException) as raised:
+            send(int(port_file.read_text()), "x" * 20000)
+        status = proc.wait(timeout=EXIT_TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=EXIT_TIMEOUT)
+    stderr = (tmp_path / "stderr").read_text()
+
+    assert "421" in str(raised.value)
+    assert status == 1
+    assert "File too large" in stderr
+    assert not port_file.exists()
+
+
+def test_open_files_limit_too_low_exits_1():
+    def limit_open_files():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (20, 20))
+
+    result = subprocess.run([smtpcatch_binary()], stdin=subprocess.DEVNULL, capture_output=True,
+                            timeout=EXIT_TIMEOUT, preexec_fn=limit_open_files)
+
+    assert result.returncode == 1
+    assert result.stdout == b""
+    assert b"too low to serve one session" in result.stderr
 
 
 def test_half_closed_socket_stdout_keeps_running(tmp_path):

@@ -140,6 +140,29 @@ def test_sigterm_during_count_grace_exits_promptly():
     assert elapsed < 0.5
 
 
+def test_reader_gone_with_queued_output_warns():
+    # Messages that got their 250 while their lines waited for the reader
+    # are lost when the reader goes away, and stderr must say so.
+    proc, port = start("--timeout", "10")
+    with open_session(port) as client:
+        reply = send_message(client, "a@example.com", ["b@example.com"],
+                             ("Subject: big\r\n\r\n" + LARGE_BODY).encode())
+    proc.stdout.close()
+    try:
+        status = proc.wait(timeout=5)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    stderr = proc.stderr.read().decode()
+    proc.stderr.close()
+
+    assert reply.code == 250
+    assert status == 0
+    assert "the reader of stdout went away with" in stderr
+    assert "those messages are lost" in stderr
+
+
 def test_count_rejects_pipelined_mail():
     # Once the count is reached, a MAIL pipelined behind the last message
     # gets 421 4.3.2 instead of starting a transaction that cannot complete.

@@ -3611,7 +3611,8 @@ START_TEST(test_session_starttls_not_offered)
 }
 END_TEST
 
-/* HELP names STARTTLS where EHLO offers it: before TLS, not after. */
+/* HELP names STARTTLS where EHLO offers it: before TLS, not after. With
+ * auth_tls_only, AUTH is named only after TLS, as in EHLO. */
 START_TEST(test_session_starttls_help)
 {
     static const char help_before[] =
@@ -3620,8 +3621,18 @@ START_TEST(test_session_starttls_help)
     static const char help_after[] =
         "214 2.0.0 Commands: EHLO HELO AUTH MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP\r\n";
 
+    struct sc_limits limits = starttls_limits(false);
+
     begin_ehlo();
     ASSERT_EXCHANGE("HELP\r\n", help_before);
+    start_tls();
+    ASSERT_EXCHANGE("HELP\r\n", help_after);
+
+    limits.auth_tls_only = true;
+    restart(&limits);
+    begin_ehlo();
+    ASSERT_EXCHANGE("HELP\r\n", "214 2.0.0 Commands: EHLO HELO STARTTLS MAIL RCPT DATA BDAT "
+                    "RSET NOOP QUIT VRFY HELP\r\n");
     start_tls();
     ASSERT_EXCHANGE("HELP\r\n", help_after);
 }
