@@ -293,12 +293,14 @@ static void linger_add(struct conn *c)
 
 /* Close the ended session that has waited longest for its client, when
  * more than LINGER_MAX wait. Only one whose last reply is sent qualifies,
- * since closing drops what is still queued. */
+ * since closing drops what is still queued. While the server stops, every
+ * session closes once its last reply is sent anyway, and a scan per ended
+ * session would cost quadratic time with thousands of them. */
 static void trim_lingering(struct sc_server *srv)
 {
     struct conn *c;
 
-    if (srv->lingering_len <= LINGER_MAX)
+    if (srv->lingering_len <= LINGER_MAX || srv->stopping)
         return;
     for (c = srv->linger_head; c != NULL; c = c->linger_next) {
         if (c->shutdown_done) {
