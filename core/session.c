@@ -361,10 +361,6 @@ static void cmd_rcpt(struct sc_session *s, const char *arg, size_t len, struct s
         reply(s, out, "501 5.5.4 Syntax: RCPT TO:<address>");
         return;
     }
-    if (s->msg.rcpt_to_len >= s->limits.max_rcpts) {
-        reply(s, out, "452 4.5.3 Too many recipients");
-        return;
-    }
     err = sc_parse_path_and_params(rest, rest_len, SC_FORWARD_PATH, &path, &params, &params_len);
     if (err != SC_PATH_OK) {
         reply_path_error(s, err, false, out);
@@ -386,6 +382,14 @@ static void cmd_rcpt(struct sc_session *s, const char *arg, size_t len, struct s
             sc_free_params(params, params_len);
             return;
         }
+    }
+    /* Checked last, so a malformed recipient past the limit still gets its
+     * own 501 or 555, which counts toward max_errors, and not a 452. */
+    if (s->msg.rcpt_to_len >= s->limits.max_rcpts) {
+        free(path);
+        sc_free_params(params, params_len);
+        reply(s, out, "452 4.5.3 Too many recipients");
+        return;
     }
     if (sc_message_add_rcpt_params(&s->msg, path, params, params_len) != 0) {
         free(path);

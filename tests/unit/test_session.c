@@ -727,6 +727,11 @@ START_TEST(test_session_too_many_rcpts)
     for (i = 0; i < 5; i++)
         ASSERT_EXCHANGE("RCPT TO:<b@example.com>\r\n", RCPT_OK);
     ASSERT_EXCHANGE("RCPT TO:<b@example.com>\r\n", "452 4.5.3 Too many recipients\r\n");
+    /* A malformed recipient past the limit gets its own error, not 452. */
+    ASSERT_EXCHANGE("RCPT TO:<nodomain>\r\n", "501 5.1.3 Invalid recipient address: a domain "
+                    "is required, as in user@example.com\r\n");
+    ASSERT_EXCHANGE("RCPT TO:<b@example.com> NOTIFY=BOGUS\r\n", "501 5.5.4 Invalid NOTIFY "
+                    "value: expected NEVER, or a list of SUCCESS, FAILURE, DELAY\r\n");
     ASSERT_EXCHANGE("DATA\r\n", DATA_GO);
     ASSERT_EXCHANGE("x\r\n.\r\n", ACCEPTED);
 
