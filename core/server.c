@@ -37,10 +37,10 @@
 #define LINGER_MS 1000
 #define STOP_LINGER_MS 100
 
-/* At most this many ended sessions wait for their clients at once. Past it,
- * the one that has waited longest with its last reply sent is closed, so a
- * burst of ended sessions cannot use up the descriptors that the CLI keeps
- * free for clients that get a 421. */
+/* At most this many ended sessions, with their last reply sent, wait for
+ * their clients at once. Past it, the one that has waited longest is
+ * closed, so a burst of ended sessions cannot use up the descriptors that
+ * the CLI keeps free for clients that get a 421. */
 #define LINGER_MAX 8
 
 /* Bytes kept in a connection's input buffer between reads; more is freed. */
@@ -90,7 +90,7 @@ struct conn {
     bool over_limit;            /* Implicit TLS over max_connections: 421 after the handshake. */
     const char *close_reason;
     struct conn *prev, *next;
-    bool lingering;             /* In the server's linger list. */
+    bool lingering;             /* In the server's linger list: waiting for the client to hang up. */
     struct conn *linger_prev, *linger_next;
 };
 
@@ -114,7 +114,7 @@ struct sc_server {
     size_t sessions_len;        /* Connections that got a greeting, not a 421. */
     uint64_t rejected_len;      /* Connections rejected by max_connections. */
     size_t over_limit_handshakes;   /* Open connections with over_limit set. */
-    struct conn *linger_head;   /* Ended sessions not yet closed, oldest first. */
+    struct conn *linger_head;   /* Sessions waiting for their clients to hang up, oldest first. */
     struct conn *linger_tail;
     size_t lingering_len;
     uint64_t tls_failures_len;  /* Connections closed by a TLS failure. */
@@ -291,25 +291,6 @@ static void linger_add(struct conn *c)
     srv->lingering_len++;
 }
 
-/* Close the ended session that has waited longest for its client, when
- * more than LINGER_MAX wait. Only one whose last reply is sent qualifies,
- * since closing drops what is still queued. While the server stops, every
- * session closes once its last reply is sent anyway, and a scan per ended
- * session would cost quadratic time with thousands of them. */
-static void trim_lingering(struct sc_server *srv)
-{
-    struct conn *c;
-
-    if (srv->lingering_len <= LINGER_MAX || srv->stopping)
-        return;
-    for (c = srv->linger_head; c != NULL; c = c->linger_next) {
-        if (c->shutdown_done) {
-            conn_close(c, c->close_reason);
-            return;
-        }
-    }
-}
-
 static void on_shutdown(uv_shutdown_t *req, int status)
 {
     struct conn *c = req->data;
@@ -319,10 +300,14 @@ static void on_shutdown(uv_shutdown_t *req, int status)
     /* While the server stops, or for a connection rejected over the limit,
      * the server does not wait for the client to hang up. The last reply is
      * out, and waiting would only delay the exit or keep a descriptor. */
-    if (status < 0 || c->eof || c->srv->stopping || c->no_linger || quit_drained(c))
+    if (status < 0 || c->eof || c->srv->stopping || c->no_linger || quit_drained(c)) {
         conn_close(c, c->close_reason);
-    else
-        trim_lingering(c->srv);
+        return;
+    }
+
+    linger_add(c);
+    if (c->srv->lingering_len > LINGER_MAX)
+        conn_close(c->srv->linger_head, c->srv->linger_head->close_reason);
 }
 
 /* Send what is left, then shut the write side and wait for the client to
@@ -335,8 +320,8 @@ static void conn_finish(struct conn *c, const char *reason)
     c->close_reason = reason;
 
     /* The session is over once its last reply is queued, so it no longer
-     * counts against max_connections while the client hangs up. Its
-     * descriptor is bounded by LINGER_MAX instead. */
+     * counts against max_connections while the client hangs up. Once its
+     * last reply is sent, LINGER_MAX bounds such sessions instead. */
     if (c->counted) {
         c->counted = false;
         c->srv->sessions_len--;
@@ -360,8 +345,6 @@ static void conn_finish(struct conn *c, const char *reason)
         resume_reading(c);
     uv_timer_start(&c->timer, on_linger_timeout,
                    c->srv->stopping || c->no_linger ? STOP_LINGER_MS : LINGER_MS, 0);
-    linger_add(c);
-    trim_lingering(c->srv);
 }
 
 static void on_write(uv_write_t *req, int status)
