@@ -39,6 +39,14 @@
  * reach a reader that is not reading before it is dropped. */
 #define DRAIN_SECONDS 1.0
 
+/* The signals that stop smtpcatch, SIGHUP among them because a closed
+ * terminal sends it, and their names for the log. */
+static const struct {
+    int signum;
+    const char *name;
+} STOP_SIGNALS[] = {{SIGINT, "SIGINT"}, {SIGTERM, "SIGTERM"}, {SIGHUP, "SIGHUP"}};
+#define STOP_SIGNALS_LEN (sizeof(STOP_SIGNALS) / sizeof(STOP_SIGNALS[0]))
+
 /* The program's state. It owns the loop's handles, the server and the
  * stdout queue. */
 struct app {
@@ -50,9 +58,7 @@ struct app {
     uv_timer_t timeout_timer;
     uv_timer_t stop_timer;      /* Defers an error stop out of the message callback. */
     uv_timer_t drain_timer;     /* Bounds the wait for a reader after a stop. */
-    uv_signal_t sigint;
-    uv_signal_t sigterm;
-    uv_signal_t sighup;
+    uv_signal_t signals[STOP_SIGNALS_LEN];
     unsigned long long written; /* Message lines written or queued on stdout. */
     bool stopping;
     bool stop_pending;
@@ -101,9 +107,8 @@ static void maybe_finish(struct app *app)
     uv_close((uv_handle_t *)&app->timeout_timer, on_handle_closed);
     uv_close((uv_handle_t *)&app->stop_timer, on_handle_closed);
     uv_close((uv_handle_t *)&app->drain_timer, on_handle_closed);
-    uv_close((uv_handle_t *)&app->sigint, on_handle_closed);
-    uv_close((uv_handle_t *)&app->sigterm, on_handle_closed);
-    uv_close((uv_handle_t *)&app->sighup, on_handle_closed);
+    for (size_t i = 0; i < STOP_SIGNALS_LEN; i++)
+        uv_close((uv_handle_t *)&app->signals[i], on_handle_closed);
     stdout_queue_close(&app->out);
 }
 
@@ -238,24 +243,18 @@ static void on_timeout(uv_timer_t *timer)
     app_stop(app, 0, app->opts.count > 0 ? EXIT_TIMED_OUT : EXIT_SUCCESS);
 }
 
-static const char *signal_name(int signum)
-{
-    if (signum == SIGINT)
-        return "SIGINT";
-    if (signum == SIGTERM)
-        return "SIGTERM";
-    return "SIGHUP";
-}
-
-/* SIGINT, SIGTERM or SIGHUP stops at once. During a stop that waits for a
- * reader (after --count), it also bounds that wait. SIGHUP, which a closed
- * terminal sends, is a stop like the others, so the port file is removed. */
+/* A stop signal stops at once. During a stop that waits for a reader
+ * (after --count), it also bounds that wait. */
 static void on_signal(uv_signal_t *handle, int signum)
 {
     struct app *app = handle->data;
 
-    if (app->opts.verbose)
-        sc_log("received %s, stopping", signal_name(signum));
+    if (app->opts.verbose) {
+        for (size_t i = 0; i < STOP_SIGNALS_LEN; i++) {
+            if (STOP_SIGNALS[i].signum == signum)
+                sc_log("received %s, stopping", STOP_SIGNALS[i].name);
+        }
+    }
     start_drain_deadline(app);
     app_stop(app, 0, EXIT_SUCCESS);
 }
@@ -345,19 +344,15 @@ static void start_handles(struct app *app)
     uv_timer_init(&app->loop, &app->timeout_timer);
     uv_timer_init(&app->loop, &app->stop_timer);
     uv_timer_init(&app->loop, &app->drain_timer);
-    uv_signal_init(&app->loop, &app->sigint);
-    uv_signal_init(&app->loop, &app->sigterm);
-    uv_signal_init(&app->loop, &app->sighup);
     app->timeout_timer.data = app;
     app->stop_timer.data = app;
     app->drain_timer.data = app;
-    app->sigint.data = app;
-    app->sigterm.data = app;
-    app->sighup.data = app;
 
-    uv_signal_start(&app->sigint, on_signal, SIGINT);
-    uv_signal_start(&app->sigterm, on_signal, SIGTERM);
-    uv_signal_start(&app->sighup, on_signal, SIGHUP);
+    for (size_t i = 0; i < STOP_SIGNALS_LEN; i++) {
+        uv_signal_init(&app->loop, &app->signals[i]);
+        app->signals[i].data = app;
+        uv_signal_start(&app->signals[i], on_signal, STOP_SIGNALS[i].signum);
+    }
     if (app->opts.timeout > 0)
         uv_timer_start(&app->timeout_timer, on_timeout, (uint64_t)(app->opts.timeout * 1000.0), 0);
 }
