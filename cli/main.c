@@ -71,7 +71,7 @@ struct app {
 
 static void app_stop(struct app *app, double grace, int status);
 
-/* Flush what printf wrote, such as --help, and return the exit status: a
+/* Flush what printf wrote, such as --help, and return the exit status. A
  * full disk or a closed stdout is a failure, as for any command. */
 static int finish_stdout(void)
 {

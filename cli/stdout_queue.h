@@ -28,7 +28,7 @@ struct stdout_queue {
     size_t head;
     uv_poll_t poll;
     bool poll_ready;            /* poll is initialized (only for pipes and sockets). */
-    int poll_events;            /* UV_WRITABLE and UV_READABLE as poll was last started with. */
+    int poll_events;            /* UV_WRITABLE, UV_PRIORITIZED, both, or 0 when poll is stopped. */
     bool watch_hangup;          /* Whether the reader going away is watched for. */
     int error;                  /* 0, or the first write error as -errno. Sticky. */
     bool line_open;             /* The last byte written was not a newline. */

@@ -90,7 +90,7 @@ struct conn {
     bool over_limit;            /* Implicit TLS over max_connections: 421 after the handshake. */
     const char *close_reason;
     struct conn *prev, *next;
-    bool lingering;             /* In the server's linger list: waiting for the client to hang up. */
+    bool lingering;             /* In the linger list, waiting for the client to hang up. */
     struct conn *linger_prev, *linger_next;
 };
 

@@ -1,4 +1,4 @@
-/* Catch one message with the smtpcatch library, print its envelope, stop. */
+/* Catch one message with the smtpcatch library, print it, and stop. */
 #include <stdio.h>
 #include <uv.h>
 

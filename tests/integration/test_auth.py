@@ -399,7 +399,7 @@ def test_help_describes_auth():
 
 def test_auth_option_not_utf8_rejected():
     # The session rejects AUTH responses that are not UTF-8, so such a pair
-    # could never match; the command line says so at once.
+    # could never match, and the command line rejects it at once.
     result = subprocess.run([smtpcatch_binary().encode(), b"--auth", b"\xff:secret"],
                             stdin=subprocess.DEVNULL, capture_output=True, timeout=5)
 

@@ -214,7 +214,7 @@ def test_help_to_full_disk_exits_1(option):
 
 
 def test_sighup_stops_and_removes_port_file(start_smtpcatch, tmp_path):
-    # A closed terminal sends SIGHUP; smtpcatch stops as for SIGTERM, so
+    # A closed terminal sends SIGHUP. smtpcatch stops as for SIGTERM, so
     # the port file does not outlive it.
     port_file = tmp_path / "smtp.port"
     server = start_smtpcatch("--port-file", port_file)
@@ -334,29 +334,45 @@ def test_closed_stdout_while_idle_ends(start_smtpcatch):
     assert server.stderr_text() == ""
 
 
+def spawn_with_stdout(tmp_path, stdout, *args, preexec_fn=None):
+    """Start smtpcatch writing to stdout, with its stderr in tmp_path/stderr."""
+    with open(tmp_path / "stderr", "wb") as stderr_file:
+        return subprocess.Popen([smtpcatch_binary(), *[str(arg) for arg in args]],
+                                stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr_file,
+                                preexec_fn=preexec_fn)
+
+
+def exit_status(proc, timeout):
+    """Return proc's exit status, or "still running" when it outlives timeout."""
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return "still running"
+
+
+def reap(proc):
+    """Kill proc if it still runs, and wait for it."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait(timeout=EXIT_TIMEOUT)
+
+
 def test_closed_socket_stdout_while_idle_ends(tmp_path):
     # Node.js gives a child's stdout a Unix socket, not a pipe, so a parent
     # that dies closes a socket, and that must end smtpcatch as well.
     reader, writer = socket.socketpair()
-    stderr_path = tmp_path / "stderr"
-    with open(stderr_path, "wb") as stderr_file:
-        proc = subprocess.Popen([smtpcatch_binary(), "--timeout", "60"],
-                                stdin=subprocess.DEVNULL, stdout=writer, stderr=stderr_file)
+    proc = spawn_with_stdout(tmp_path, writer, "--timeout", 60)
     writer.close()
     try:
         ready = reader.recv(4096)
         reader.close()
-        status = proc.wait(timeout=PROMPT_EXIT_SECONDS * 4)
-    except subprocess.TimeoutExpired:
-        status = "still running"
+        status = exit_status(proc, PROMPT_EXIT_SECONDS * 4)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=EXIT_TIMEOUT)
+        reap(proc)
 
     assert b'"event":"ready"' in ready
     assert status == 0
-    assert stderr_path.read_text() == ""
+    assert (tmp_path / "stderr").read_text() == ""
 
 
 def test_reset_tcp_stdout_ends_without_next_message(tmp_path):
@@ -365,9 +381,7 @@ def test_reset_tcp_stdout_ends_without_next_message(tmp_path):
     with socket.create_server(("127.0.0.1", 0)) as listener:
         writer = socket.create_connection(listener.getsockname())
         reader, _ = listener.accept()
-    with open(tmp_path / "stderr", "wb") as stderr_file:
-        proc = subprocess.Popen([smtpcatch_binary(), "--timeout", "20"],
-                                stdin=subprocess.DEVNULL, stdout=writer, stderr=stderr_file)
+    proc = spawn_with_stdout(tmp_path, writer, "--timeout", 20)
     writer.close()
     try:
         reader.settimeout(EXIT_TIMEOUT)
@@ -377,13 +391,9 @@ def test_reset_tcp_stdout_ends_without_next_message(tmp_path):
             send(ready["port"], "into a closed reader")
         except (smtplib.SMTPException, OSError):
             pass        # Whether this message gets 250 or 421 depends on timing.
-        status = proc.wait(timeout=PROMPT_EXIT_SECONDS * 4)
-    except subprocess.TimeoutExpired:
-        status = "still running"
+        status = exit_status(proc, PROMPT_EXIT_SECONDS * 4)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=EXIT_TIMEOUT)
+        reap(proc)
 
     assert status == 0
 
@@ -395,10 +405,9 @@ def test_stdout_over_file_size_limit_exits_1(tmp_path):
         resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
 
     port_file = tmp_path / "smtp.port"
-    with open(tmp_path / "out.jsonl", "wb") as out, open(tmp_path / "stderr", "wb") as err:
-        proc = subprocess.Popen([smtpcatch_binary(), "--timeout", "20", "--port-file", port_file],
-                                stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                preexec_fn=limit_file_size)
+    with open(tmp_path / "out.jsonl", "wb") as out:
+        proc = spawn_with_stdout(tmp_path, out, "--timeout", 20, "--port-file", port_file,
+                                 preexec_fn=limit_file_size)
     try:
         deadline = time.monotonic() + EXIT_TIMEOUT
         while not port_file.exists() and time.monotonic() < deadline:
@@ -407,9 +416,7 @@ def test_stdout_over_file_size_limit_exits_1(tmp_path):
             send(int(port_file.read_text()), "x" * 20000)
         status = proc.wait(timeout=EXIT_TIMEOUT)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=EXIT_TIMEOUT)
+        reap(proc)
     stderr = (tmp_path / "stderr").read_text()
 
     assert "421" in str(raised.value)
@@ -434,9 +441,7 @@ def test_half_closed_socket_stdout_keeps_running(tmp_path):
     # A reader that only shuts down its own sending side still reads, so
     # smtpcatch must keep running and deliver to it.
     reader, writer = socket.socketpair()
-    with open(tmp_path / "stderr", "wb") as stderr_file:
-        proc = subprocess.Popen([smtpcatch_binary(), "--count", "1", "--timeout", "20"],
-                                stdin=subprocess.DEVNULL, stdout=writer, stderr=stderr_file)
+    proc = spawn_with_stdout(tmp_path, writer, "--count", 1, "--timeout", 20)
     writer.close()
     try:
         reader.settimeout(EXIT_TIMEOUT)
@@ -454,9 +459,7 @@ def test_half_closed_socket_stdout_keeps_running(tmp_path):
         status = proc.wait(timeout=EXIT_TIMEOUT)
     finally:
         reader.close()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=EXIT_TIMEOUT)
+        reap(proc)
 
     assert still_running
     assert json.loads(lines.split(b"\n")[0])["event"] == "message"

@@ -181,7 +181,7 @@ LOW_LIMIT_CLIENTS = 60
 
 
 def start_with_low_open_files(tmp_path, *args):
-    """Start smtpcatch with LOW_OPEN_FILES descriptors; return it, its port and its stderr path."""
+    """Start smtpcatch with LOW_OPEN_FILES descriptors. Return it, its port and its stderr path."""
     def limit_open_files():
         resource.setrlimit(resource.RLIMIT_NOFILE, (LOW_OPEN_FILES, LOW_OPEN_FILES))
 

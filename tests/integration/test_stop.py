@@ -142,7 +142,8 @@ def test_sigterm_during_count_grace_exits_promptly():
 
 def test_reader_gone_with_queued_output_warns():
     # Messages that got their 250 while their lines waited for the reader
-    # are lost when the reader goes away, and stderr must say so.
+    # are lost when the reader goes away, and a warning on stderr must
+    # report the loss.
     proc, port = start("--timeout", "10")
     with open_session(port) as client:
         reply = send_message(client, "a@example.com", ["b@example.com"],
