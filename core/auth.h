@@ -14,6 +14,10 @@
 
 #include "message.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* The mechanisms offered in the EHLO reply, in the order clients should
  * prefer them. */
 #define SC_AUTH_MECHANISMS "PLAIN LOGIN CRAM-MD5"
@@ -114,5 +118,9 @@ int sc_cram_md5_digest(const char *password, const char *challenge, char hex[33]
 /* An sc_challenge_fn that makes "<RANDOM.TIMESTAMP@HOSTNAME>" with
  * OpenSSL's RAND_bytes and the current time. */
 int sc_auth_random_challenge(char *buf, size_t size, const char *hostname);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -13,6 +13,10 @@
 
 #include "buf.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Owns data. Reset between messages; free with the session. */
 struct sc_body {
     struct sc_buf data;         /* The message after dot-unstuffing. */
@@ -76,5 +80,9 @@ void sc_body_reset(struct sc_body *b);
 void sc_body_trim(struct sc_body *b);
 
 void sc_body_free(struct sc_body *b);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -8,6 +8,10 @@
 
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Owns data, which is NULL until the first append. len bytes are in use. */
 struct sc_buf {
     char *data;
@@ -29,5 +33,9 @@ void sc_buf_clear(struct sc_buf *b);
 
 /* Free the memory. The buffer is then empty and may be used again. */
 void sc_buf_free(struct sc_buf *b);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

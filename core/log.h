@@ -7,6 +7,10 @@
 
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Write one line, cut at about 1 KiB. With sc_log_nonblocking in effect, a
  * line that stderr has no room for is dropped and counted. */
 void sc_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -21,5 +25,9 @@ void sc_log_finish(void);
 /* Write bytes into dst (size at least 4 * max + 8) as printable ASCII: other
  * bytes become \xNN, and input past max bytes is cut and marked with "...". */
 void sc_log_escape(char *dst, const char *bytes, size_t len, size_t max);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

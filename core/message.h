@@ -10,6 +10,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Ways a message deviates from RFC 5321, 5322, 6152 or 6531, reported in
  * its warnings member so a test can assert that its client is clean. */
 enum sc_warning {
@@ -100,5 +104,9 @@ int sc_message_add_rcpt_params(struct sc_message *m, char *path, struct sc_param
 
 /* Return the value of a MAIL parameter by keyword, or NULL if absent. */
 const struct sc_param *sc_message_find_param(const struct sc_message *m, const char *keyword);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -14,6 +14,10 @@
 #include "buf.h"
 #include "message.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* A sink for bytes of one line. write must take all len bytes or fail;
  * it returns 0 or a negative error code, which output passes back. */
 struct sc_writer {
@@ -53,5 +57,9 @@ int sc_base64_encode(struct sc_buf *out, const unsigned char *data, size_t len);
 
 /* Format t as "YYYY-MM-DDTHH:MM:SS.mmmZ" in UTC into buf (at least 25 bytes). */
 void sc_format_timestamp(const struct timespec *t, char *buf, size_t size);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -12,6 +12,10 @@
 
 #include "message.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /*
  * Check one MAIL parameter. Returns NULL when it is valid, else writes the
  * reply line (code, enhanced code and text) into reply and returns it.
@@ -21,5 +25,9 @@ const char *sc_check_mail_param(const struct sc_param *param, size_t max_size, c
 
 /* Check one RCPT parameter, in the same way. */
 const char *sc_check_rcpt_param(const struct sc_param *param, char *reply, size_t reply_len);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -12,6 +12,10 @@
 #include "message.h"
 #include "utf8.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 enum sc_path_error {
     SC_PATH_OK = 0,
     SC_PATH_NOMEM,
@@ -42,5 +46,9 @@ enum sc_path_error sc_parse_path_and_params(const char *text, size_t len, enum s
                                             size_t *params_len);
 
 void sc_free_params(struct sc_param *params, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -14,6 +14,10 @@
 #include "session.h"
 #include "tls.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define SC_MAX_LISTENERS 8
 #define SC_DEFAULT_IDLE_TIMEOUT 300.0
 #define SC_DEFAULT_MAX_CONNECTIONS 10000
@@ -75,5 +79,9 @@ void sc_server_stop(struct sc_server *srv, double grace, void (*done)(void *arg)
 
 /* Free the server. Call only before sc_server_listen or after stop's done. */
 void sc_server_free(struct sc_server *srv);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -15,6 +15,10 @@
 #include "buf.h"
 #include "message.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define SC_DEFAULT_MAX_SIZE ((size_t)64 * 1024 * 1024)
 #define SC_DEFAULT_MAX_LINE 4096
 #define SC_DEFAULT_MAX_RCPTS 1000
@@ -157,5 +161,9 @@ int sc_session_tls_started(struct sc_session *s, const char *version, const char
 /* Set the client's address, reported with each message. Not copied: the
  * caller keeps it alive as long as the session. */
 void sc_session_set_client(struct sc_session *s, const char *address, int port);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -16,6 +16,10 @@
 
 #include "buf.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Length of the fingerprint text: SHA-256 as 64 lowercase hex digits. */
 #define SC_TLS_FINGERPRINT_LEN 64
 
@@ -118,5 +122,9 @@ const char *sc_tls_error(const struct sc_tls *tls);
 void sc_tls_shutdown(struct sc_tls *tls, struct sc_buf *to_send);
 
 void sc_tls_free(struct sc_tls *tls);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

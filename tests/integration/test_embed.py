@@ -4,22 +4,25 @@ import pathlib
 import smtplib
 import subprocess
 
+import pytest
+
 from conftest import EXIT_TIMEOUT, smtpcatch_binary
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 EXAMPLE_SOURCE = ROOT / "tests" / "embed" / "embed_example.c"
 
 
-def example_binary():
-    """Return the example built next to the smtpcatch under test."""
-    path = pathlib.Path(smtpcatch_binary()).parent / "embed_example"
-    assert path.is_file(), f"{path} is missing: build with the tests (SC_TESTS=ON)"
+def example_binary(name):
+    """Return an example built next to the smtpcatch under test."""
+    path = pathlib.Path(smtpcatch_binary()).parent / name
+    assert path.is_file(), f"{path} is missing: build with the tests (SC_TESTS=ON) and g++"
     return path
 
 
-def test_embed_example_catches_one_message():
+@pytest.mark.parametrize("name", ["embed_example", "embed_example_cxx"])
+def test_embed_example_catches_one_message(name):
     data = b"Subject: embedded\r\n\r\nHello from C.\r\n"
-    proc = subprocess.Popen([example_binary()], stdin=subprocess.DEVNULL,
+    proc = subprocess.Popen([example_binary(name)], stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         first = proc.stdout.readline().decode()
