@@ -56,6 +56,15 @@
 #define OVER_LIMIT_HANDSHAKE_MS 10000
 #define OVER_LIMIT_HANDSHAKES_MAX 8
 
+/* A client of implicit TLS sends its ClientHello as soon as it connects,
+ * while a plaintext SMTP client waits for a greeting. A client still silent
+ * after this long (or the idle timeout, when that is shorter) is taken for
+ * the second kind and gets a plaintext 421 that names the mismatch. */
+#define CLIENT_HELLO_WAIT_MS 5000
+#define PLAINTEXT_ON_TLS_PORT \
+    "4.7.0 This port expects TLS from the first byte (implicit TLS): connect with TLS, " \
+    "closing connection"
+
 struct listener {
     uv_tcp_t tcp;               /* tcp.data points to the server. */
     char address[64];
@@ -88,6 +97,7 @@ struct conn {
     bool counted;               /* Counted in srv->sessions_len. */
     bool no_linger;             /* Close as soon as the last reply is sent. */
     bool over_limit;            /* Implicit TLS over max_connections: 421 after the handshake. */
+    bool client_spoke;          /* At least one byte arrived from the client. */
     const char *close_reason;
     struct conn *prev, *next;
     bool lingering;             /* In the linger list, waiting for the client to hang up. */
@@ -118,6 +128,7 @@ struct sc_server {
     struct conn *linger_tail;
     size_t lingering_len;
     uint64_t tls_failures_len;  /* Connections closed by a TLS failure. */
+    uint64_t silent_tls_clients_len;    /* Implicit TLS clients that sent no ClientHello. */
     uint64_t next_conn_id;
     int open_handles;           /* Listeners and the grace timer not yet closed. */
 
@@ -445,13 +456,50 @@ static void conn_flush(struct conn *c)
     }
 }
 
+/* How long a client of implicit TLS may stay silent before it is taken for
+ * a plaintext SMTP client. */
+static uint64_t client_hello_wait_ms(const struct sc_server *srv)
+{
+    uint64_t idle = srv->cfg.idle_timeout > 0 ? ms_from_seconds(srv->cfg.idle_timeout)
+                                              : CLIENT_HELLO_WAIT_MS;
+
+    return idle < CLIENT_HELLO_WAIT_MS ? idle : CLIENT_HELLO_WAIT_MS;
+}
+
+/* Give a client of implicit TLS that sent nothing a plaintext 421, since it
+ * is most likely a plaintext SMTP client waiting for a 220 greeting. Without
+ * it, such a client would hang until its own timeout, if it has one. */
+static void reject_silent_tls_client(struct conn *c)
+{
+    struct sc_server *srv = c->srv;
+
+    srv->silent_tls_clients_len++;
+    if ((srv->silent_tls_clients_len & (srv->silent_tls_clients_len - 1)) == 0)
+        sc_log("conn=%llu address=%s sent no TLS ClientHello within %.3g s: it probably "
+               "speaks plaintext SMTP and waits for a greeting, so it gets a plaintext 421. "
+               "Make the client use TLS from the first byte (smtps://, SMTP_SSL), or run "
+               "smtpcatch with --tls starttls (such clients so far: %llu)",
+               (unsigned long long)c->id, c->address, client_hello_wait_ms(srv) / 1000.0,
+               (unsigned long long)srv->silent_tls_clients_len);
+
+    sc_tls_free(c->tls);
+    c->tls = NULL;
+    sc_session_abort(c->session, PLAINTEXT_ON_TLS_PORT, &c->out);
+    conn_flush(c);
+    conn_finish(c, "no-client-hello");
+}
+
 static void on_idle_timeout(uv_timer_t *timer)
 {
     struct conn *c = timer->data;
 
-    /* A reply cannot reach a client that has not finished its handshake. */
+    /* A reply cannot reach a client that has not finished its handshake,
+     * unless the client never started one. */
     if (c->tls != NULL && !sc_tls_handshake_done(c->tls)) {
-        conn_finish(c, "idle-timeout");
+        if (!c->client_spoke && !c->over_limit && !c->srv->stopping)
+            reject_silent_tls_client(c);
+        else
+            conn_finish(c, "idle-timeout");
         return;
     }
     if (sc_session_saw_dot_line_bare_lf(c->session))
@@ -655,6 +703,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     if (c->shutting_down)
         return;
 
+    c->client_spoke = true;
     if (!c->over_limit)
         restart_idle_timer(c);
     if (buf->base != c->srv->read_buf)
@@ -841,13 +890,16 @@ static void on_connection(uv_stream_t *listener, int status)
     c->counted = true;
     srv->sessions_len++;
     if (srv->cfg.implicit_tls) {
-        /* The greeting waits for the handshake: see report_handshake. */
+        /* The greeting waits for the handshake: see report_handshake. The
+         * first bytes start the usual idle timer. */
         if (!start_implicit_tls(c))
             return;
-    } else {
-        sc_session_greet(c->session, srv->cfg.hostname, &c->out);
-        conn_flush(c);
+        uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+        uv_timer_start(&c->timer, on_idle_timeout, client_hello_wait_ms(srv), 0);
+        return;
     }
+    sc_session_greet(c->session, srv->cfg.hostname, &c->out);
+    conn_flush(c);
     uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
     restart_idle_timer(c);
 }

@@ -362,10 +362,62 @@ def test_idle_timeout_during_handshake(start_smtpcatch, tmp_path):
     server, _ = start_tls_server(start_smtpcatch, tmp_path, "implicit", "--idle-timeout", "0.2")
 
     with socket.create_connection(("127.0.0.1", server.port), timeout=CLIENT_TIMEOUT) as sock:
+        sock.sendall(BROKEN_CLIENT_HELLO[:5])
         started = time.monotonic()
         # No 421: a client that has not finished its handshake could not read it.
         assert sock.recv(4096) == b""
         assert time.monotonic() - started < CLIENT_TIMEOUT
+
+
+PLAINTEXT_ON_TLS_PORT = ("4.7.0 This port expects TLS from the first byte (implicit TLS): "
+                         "connect with TLS, closing connection")
+
+
+def test_plaintext_client_on_implicit_tls_port(start_smtpcatch, tmp_path):
+    server, cert_path = start_tls_server(start_smtpcatch, tmp_path, "implicit",
+                                         "--idle-timeout", "0.5")
+
+    started = time.monotonic()
+    with pytest.raises(smtplib.SMTPConnectError) as error:
+        smtplib.SMTP("127.0.0.1", server.port, timeout=CLIENT_TIMEOUT)
+    waited = time.monotonic() - started
+    with smtplib.SMTP_SSL("127.0.0.1", server.port, timeout=CLIENT_TIMEOUT,
+                          context=client_context(cert_path)) as good:
+        good.sendmail("a@example.com", ["b@example.com"], MESSAGE)
+
+    assert error.value.smtp_code == 421
+    assert error.value.smtp_error.decode() == PLAINTEXT_ON_TLS_PORT
+    assert 0.4 < waited < CLIENT_TIMEOUT
+    assert server.next_message()["data"] == MESSAGE.decode()
+    log = server.stderr_text()
+    assert "conn=1 address=127.0.0.1 sent no TLS ClientHello within 0.5 s" in log
+    assert "run smtpcatch with --tls starttls (such clients so far: 1)" in log
+
+
+def test_plaintext_client_waits_five_seconds_by_default(start_smtpcatch, tmp_path):
+    server, _ = start_tls_server(start_smtpcatch, tmp_path, "implicit")
+
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        started = time.monotonic()
+        reply = recv_until(sock, b"\r\n")
+        waited = time.monotonic() - started
+        assert sock.recv(4096) == b""
+
+    assert reply == b"421 " + PLAINTEXT_ON_TLS_PORT.encode() + b"\r\n"
+    assert 4.8 < waited < 10
+    assert "sent no TLS ClientHello within 5 s" in server.stderr_text()
+
+
+def test_slow_client_hello_still_gets_tls(start_smtpcatch, tmp_path):
+    server, cert_path = start_tls_server(start_smtpcatch, tmp_path, "implicit")
+
+    with socket.create_connection(("127.0.0.1", server.port), timeout=CLIENT_TIMEOUT) as sock:
+        assert not wait_readable(sock, 1.0)
+        tls = client_context(cert_path).wrap_socket(sock, server_hostname="127.0.0.1")
+        greeting = read_reply(tls.makefile("rb"))
+
+    assert greeting[0].startswith("220 ")
+    assert "ClientHello" not in server.stderr_text()
 
 
 def implicit_tls_session(port, cert_path):
