@@ -69,6 +69,10 @@ static enum sc_path_error check_mailbox(const char *s, size_t len)
         if (c < 0x20 || c == 0x7f)
             return SC_PATH_SYNTAX;
         if (quoted && c == '\\') {
+            /* RFC 5321 section 4.1.2: a quoted-pair escapes a printable
+             * character, never a control character. */
+            if (i + 1 < len && ((unsigned char)s[i + 1] < 0x20 || s[i + 1] == 0x7f))
+                return SC_PATH_SYNTAX;
             i++;
             continue;
         }

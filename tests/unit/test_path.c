@@ -212,6 +212,23 @@ START_TEST(test_path_quoted_escapes)
 }
 END_TEST
 
+/* RFC 5321 allows only %d32-126 after the backslash of a quoted-pair. */
+START_TEST(test_path_quoted_pair_control)
+{
+    static const char escaped[] = {0x00, 0x09, 0x0d, 0x0a, 0x1b, 0x7f};
+    char text[] = "<\"a\\Xb\"@example.com>";
+    size_t i;
+
+    for (i = 0; i < sizeof(escaped); i++) {
+        text[4] = escaped[i];       /* The X after the backslash. */
+        ck_assert_int_eq(parse_bytes(text, sizeof(text) - 1, SC_FORWARD_PATH), SC_PATH_SYNTAX);
+        ck_assert_int_eq(parse_bytes(text, sizeof(text) - 1, SC_REVERSE_PATH), SC_PATH_SYNTAX);
+    }
+    ck_assert_int_eq(parse("<\"a\\ b\"@example.com>", SC_FORWARD_PATH), SC_PATH_OK);
+    ck_assert_int_eq(parse("<\"a\\~b\"@example.com>", SC_FORWARD_PATH), SC_PATH_OK);
+}
+END_TEST
+
 START_TEST(test_path_unterminated_quote)
 {
     ASSERT_PARSE_FAILS("<\"ab@example.com>", SC_FORWARD_PATH, SC_PATH_SYNTAX);
@@ -516,6 +533,7 @@ Suite *suite_path(void)
     tcase_add_test(paths, test_path_quoted_space);
     tcase_add_test(paths, test_path_quoted_bracket);
     tcase_add_test(paths, test_path_quoted_escapes);
+    tcase_add_test(paths, test_path_quoted_pair_control);
     tcase_add_test(paths, test_path_unterminated_quote);
     tcase_add_test(paths, test_path_unbalanced_brackets);
     tcase_add_test(paths, test_path_text_after_bracket);
