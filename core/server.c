@@ -218,6 +218,15 @@ static void on_conn_closed(uv_handle_t *handle)
     check_done(srv);
 }
 
+/* Stop counting c in sessions_len, the sessions that max_connections limits. */
+static void uncount(struct conn *c)
+{
+    if (c->counted) {
+        c->counted = false;
+        c->srv->sessions_len--;
+    }
+}
+
 static void linger_remove(struct conn *c)
 {
     struct sc_server *srv = c->srv;
@@ -307,6 +316,7 @@ static void on_shutdown(uv_shutdown_t *req, int status)
     struct conn *c = req->data;
 
     c->shutdown_done = true;
+    uncount(c);
 
     /* While the server stops, or for a connection rejected over the limit,
      * the server does not wait for the client to hang up. The last reply is
@@ -330,14 +340,6 @@ static void conn_finish(struct conn *c, const char *reason)
     c->shutting_down = true;
     c->close_reason = reason;
 
-    /* The session is over once its last reply is queued, so it no longer
-     * counts against max_connections while the client hangs up. Once its
-     * last reply is sent, LINGER_MAX bounds such sessions instead. */
-    if (c->counted) {
-        c->counted = false;
-        c->srv->sessions_len--;
-    }
-
     /* Encrypt the last replies, then send close_notify after them. */
     if (c->tls != NULL) {
         conn_flush(c);
@@ -346,6 +348,14 @@ static void conn_finish(struct conn *c, const char *reason)
         if (c->closing)
             return;
     }
+
+    /* A session whose last reply is in the kernel is over, so it no longer
+     * counts against max_connections while its client hangs up; LINGER_MAX
+     * bounds such sessions instead. One whose client does not read keeps
+     * counting until on_shutdown, so clients that stop reading cannot hold
+     * more descriptors than the limit allows. */
+    if (c->tcp.write_queue_size == 0)
+        uncount(c);
 
     c->shutdown_req.data = c;
     if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {

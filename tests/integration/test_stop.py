@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import smtplib
+import socket
 import subprocess
 import threading
 import time
@@ -254,6 +255,36 @@ def test_finished_session_frees_connection_slot():
     finish(proc)
 
     assert noop.code == 250
+
+
+UNREAD_HELPS = 20000            # About 1.6 MB of replies, more than the kernel takes.
+
+
+def test_unsent_last_replies_keep_connection_slot():
+    # A session whose client stops reading still holds a descriptor until
+    # its last replies are out, so it keeps its place in --max-connections
+    # and a new client gets a 421 rather than a descriptor that may not exist.
+    proc, port = start("--max-connections", "1", "--timeout", "10")
+    stuck = socket.socket()
+    stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+    stuck.connect(("127.0.0.1", port))
+    stuck.sendall(b"HELP\r\n" * UNREAD_HELPS + b"QUIT\r\n")
+    time.sleep(0.2)             # Time for the server to read the QUIT.
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as second:
+        second_reply = second.recv(4096)
+    stuck.close()
+    deadline = time.monotonic() + 5
+    while True:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as third:
+            third_reply = third.recv(4096)
+        if third_reply.startswith(b"220 ") or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    finish(proc)
+
+    assert second_reply == b"421 4.7.0 Too many connections, try again later\r\n"
+    assert third_reply.startswith(b"220 ")
 
 
 def test_verbose_with_stderr_unread_never_stalls():
