@@ -160,8 +160,7 @@ static void on_output_settled(void *arg)
 /*
  * Stop the server: the listeners close at once, and open sessions get grace
  * seconds to finish. The loop ends once the server has stopped and stdout
- * is written. Safe to call from the message callback when grace > 0,
- * because then no session is closed during the call.
+ * is written. Safe to call from the message callback.
  */
 static void app_stop(struct app *app, double grace, int status)
 {

@@ -49,6 +49,9 @@
 /* The reply, in place of the greeting, to a client over max_connections. */
 #define TOO_MANY_CONNECTIONS "4.7.0 Too many connections, try again later"
 
+/* The reply to open sessions when the server stops. */
+#define SHUTTING_DOWN "4.3.2 Service shutting down, closing connection"
+
 /* A client of implicit TLS over max_connections gets at most this long for
  * the handshake that precedes its 421. At most this many such handshakes
  * run at once, and a client past them is closed without the 421, so
@@ -98,6 +101,7 @@ struct conn {
     bool no_linger;             /* Close as soon as the last reply is sent. */
     bool over_limit;            /* Implicit TLS over max_connections: 421 after the handshake. */
     bool client_spoke;          /* At least one byte arrived from the client. */
+    bool abort_pending;         /* A stop at once came during this session's message callback. */
     const char *close_reason;
     struct conn *prev, *next;
     bool lingering;             /* In the linger list, waiting for the client to hang up. */
@@ -121,6 +125,7 @@ struct sc_server {
 
     struct conn *conns;
     size_t conns_len;
+    struct conn *in_callback;   /* The connection whose message callback is running, or NULL. */
     size_t sessions_len;        /* Connections that got a greeting, not a 421. */
     uint64_t rejected_len;      /* Connections rejected by max_connections. */
     size_t over_limit_handshakes;   /* Open connections with over_limit set. */
@@ -518,8 +523,7 @@ static void on_idle_timeout(uv_timer_t *timer)
                "ends it only at CRLF.CRLF", (unsigned long long)c->id);
     /* While the server stops, the stop is the reason the client should see. */
     if (c->srv->stopping) {
-        sc_session_abort(c->session, "4.3.2 Service shutting down, closing connection",
-                         &c->out);
+        sc_session_abort(c->session, SHUTTING_DOWN, &c->out);
         conn_flush(c);
         conn_finish(c, "server-stop");
         return;
@@ -554,6 +558,15 @@ static void start_tls(struct conn *c)
         sc_log("conn=%llu error: out of memory starting TLS; closing", (unsigned long long)c->id);
         conn_close(c, "out-of-memory");
     }
+}
+
+/* End a session because the server stops: after the replies it has, a 421. */
+static void abort_session(struct conn *c)
+{
+    c->abort_pending = false;
+    sc_session_abort(c->session, SHUTTING_DOWN, &c->out);
+    conn_flush(c);
+    conn_finish(c, "server-stop");
 }
 
 /* Tell the session that the handshake is done, and greet a client of
@@ -608,6 +621,10 @@ static void conn_process_tls(struct conn *c, const char *bytes, size_t len)
 
     if (c->in.len > 0)
         feed_kept_input(c);
+    if (c->abort_pending) {
+        abort_session(c);
+        return;
+    }
 
     conn_flush(c);
     if (c->closing)
@@ -624,6 +641,10 @@ static void conn_process_tls(struct conn *c, const char *bytes, size_t len)
  * requests it. */
 static void conn_after_feed(struct conn *c)
 {
+    if (c->abort_pending) {
+        abort_session(c);
+        return;
+    }
     conn_flush(c);
     if (c->closing)
         return;
@@ -725,7 +746,11 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 static enum sc_verdict conn_on_message(void *arg, struct sc_message *msg)
 {
     struct conn *c = arg;
-    enum sc_verdict verdict = c->srv->cfg.on_message(c->srv->cfg.arg, msg);
+    enum sc_verdict verdict;
+
+    c->srv->in_callback = c;
+    verdict = c->srv->cfg.on_message(c->srv->cfg.arg, msg);
+    c->srv->in_callback = NULL;
 
     if (verdict == SC_ACCEPT)
         c->messages++;
@@ -1104,6 +1129,10 @@ const char *const *sc_server_addresses(const struct sc_server *srv, size_t *len)
     return srv->addresses;
 }
 
+/* Give every open session the 421 of a stop and end it. The session whose
+ * message callback called for the stop is ended once its feed returns (see
+ * conn_after_feed), since aborting it now would reset the message that the
+ * callback is reading. */
 static void abort_all(struct sc_server *srv)
 {
     struct conn *c, *next;
@@ -1112,9 +1141,11 @@ static void abort_all(struct sc_server *srv)
         next = c->next;
         if (c->shutting_down || c->closing)
             continue;
-        sc_session_abort(c->session, "4.3.2 Service shutting down, closing connection", &c->out);
-        conn_flush(c);
-        conn_finish(c, "server-stop");
+        if (c == srv->in_callback) {
+            c->abort_pending = true;
+            continue;
+        }
+        abort_session(c);
     }
 }
 

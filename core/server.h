@@ -74,6 +74,8 @@ const char *const *sc_server_addresses(const struct sc_server *srv, size_t *len)
  * rest and close them. done is called once every handle of the server is
  * closed; after that the server may be freed. A second call with grace 0
  * ends the first one's grace at once, and its done and arg are ignored.
+ * It may be called from on_message: the message stays valid during the
+ * call, and its client still gets the reply that the hook returns.
  */
 void sc_server_stop(struct sc_server *srv, double grace, void (*done)(void *arg), void *arg);
 

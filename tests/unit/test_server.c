@@ -26,6 +26,7 @@ struct harness {
     int stopped;
     int client_closed;
     double stop_grace;          /* < 0: stop when the client sees EOF. */
+    enum sc_verdict (*on_message)(void *arg, struct sc_message *msg);  /* NULL: record_message. */
 };
 
 static enum sc_verdict record_message(void *arg, struct sc_message *msg)
@@ -112,7 +113,7 @@ static void harness_start(struct harness *h, const char *host, const char *conne
     config.limits.max_line = 512;
     config.limits.max_rcpts = 10;
     config.idle_timeout = idle_timeout;
-    config.on_message = record_message;
+    config.on_message = h->on_message != NULL ? h->on_message : record_message;
     config.arg = h;
     h->server = sc_server_new(&h->loop, &config);
     ck_assert_ptr_nonnull(h->server);
@@ -258,6 +259,45 @@ START_TEST(test_server_stop_sends_421_to_open_sessions)
 }
 END_TEST
 
+/* Stop the server at once from the callback, as a program that wants one
+ * message might, and check that the message is still whole after the stop. */
+static enum sc_verdict stop_in_callback(void *arg, struct sc_message *msg)
+{
+    struct harness *h = arg;
+
+    sc_server_stop(h->server, 0, on_stopped, h);
+    ck_assert_ptr_nonnull(msg->mail_from);
+    ck_assert_str_eq(msg->mail_from, "a@example.com");
+    ck_assert_uint_eq(msg->rcpt_to_len, 1);
+    return record_message(arg, msg);
+}
+
+START_TEST(test_server_stop_from_callback_keeps_message)
+{
+    struct harness h = {0};
+    const char *accepted, *closing;
+
+    /* No QUIT follows the message, so the stop is what ends the session. */
+    h.transcript = "EHLO client.example\r\n"
+                   "MAIL FROM:<a@example.com>\r\n"
+                   "RCPT TO:<b@example.com>\r\n"
+                   "DATA\r\n"
+                   "Subject: t\r\n\r\n..dotted\r\n.\r\n";
+    h.on_message = stop_in_callback;
+    harness_start(&h, "127.0.0.1", "127.0.0.1", 5);
+    harness_finish(&h);
+
+    ck_assert_int_eq(h.messages, 1);
+    ck_assert_str_eq(h.last_data, "Subject: t\r\n\r\n.dotted\r\n");
+    /* The client gets the 250 for its message, then the 421 of the stop. */
+    accepted = strstr(h.received, "250 2.0.0");
+    closing = strstr(h.received, "421 4.3.2");
+    ck_assert_ptr_nonnull(accepted);
+    ck_assert_msg(closing != NULL, "received: %s", h.received);
+    ck_assert(accepted < closing);
+}
+END_TEST
+
 START_TEST(test_server_bind_in_use_fails)
 {
     uv_loop_t loop;
@@ -302,6 +342,7 @@ Suite *suite_server(void)
     tcase_add_test(tc, test_server_idle_timeout_sends_421);
     tcase_add_test(tc, test_server_eof_in_data_drops_message);
     tcase_add_test(tc, test_server_stop_sends_421_to_open_sessions);
+    tcase_add_test(tc, test_server_stop_from_callback_keeps_message);
     tcase_add_test(tc, test_server_bind_in_use_fails);
     suite_add_tcase(s, tc);
     return s;
