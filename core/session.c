@@ -56,6 +56,7 @@ struct sc_session {
     bool discarding_line;       /* Skipping the rest of an overlong command line. */
     bool discarding_auth;       /* That line is an AUTH command or response. */
     bool draining;              /* The server is stopping: take no new transaction. */
+    unsigned lines_after_failed_auth;   /* Lines to trace as a placeholder: see hide_auth_responses. */
     char *tls_version;          /* Set by sc_session_tls_started; msg points to both. */
     char *tls_cipher;
 };
@@ -618,6 +619,24 @@ static void cmd_help(struct sc_session *s, const char *arg, size_t len, struct s
 }
 
 /* End the AUTH exchange, after its last reply was sent. */
+/* A client that sends its SASL responses without waiting for each 334, as
+ * RFC 4954 requires it to, has them run as commands when its AUTH fails.
+ * The trace then shows a placeholder for up to this many lines that are not
+ * commands, since they may carry a password. LOGIN takes the most: two. */
+#define AUTH_RESPONSES_MAX 2
+
+static void hide_auth_responses(struct sc_session *s)
+{
+    s->lines_after_failed_auth = AUTH_RESPONSES_MAX;
+}
+
+/* Reply to an AUTH command that is rejected before its exchange starts. */
+static void reject_auth(struct sc_session *s, struct sc_buf *out, const char *line)
+{
+    reply(s, out, line);
+    hide_auth_responses(s);
+}
+
 static void end_auth(struct sc_session *s)
 {
     sc_auth_exchange_reset(&s->auth);
@@ -631,6 +650,8 @@ static void auth_reply(struct sc_session *s, enum sc_auth_status status, const c
                        struct sc_buf *out)
 {
     reply(s, out, line);
+    if (status == SC_AUTH_FAILURE)
+        hide_auth_responses(s);
     if (status == SC_AUTH_CONTINUE && s->state != SC_CLOSING)
         sc_enter(s, SC_AUTH);
     else
@@ -648,20 +669,20 @@ static void cmd_auth(struct sc_session *s, const char *arg, size_t len, struct s
     enum sc_auth_status status;
 
     if (s->state == SC_FRESH || !s->msg.esmtp) {
-        reply(s, out, "503 5.5.1 Send EHLO first: AUTH is an ESMTP extension");
+        reject_auth(s, out, "503 5.5.1 Send EHLO first: AUTH is an ESMTP extension");
         return;
     }
     if (s->msg.auth.mechanism != NULL) {
-        reply(s, out, "503 5.5.1 Already authenticated");
+        reject_auth(s, out, "503 5.5.1 Already authenticated");
         return;
     }
     if (s->state != SC_READY) {
-        reply(s, out, "503 5.5.1 AUTH is not allowed during a mail transaction");
+        reject_auth(s, out, "503 5.5.1 AUTH is not allowed during a mail transaction");
         return;
     }
     /* RFC 4954 section 6: 538 when the mechanisms need an encrypted session. */
     if (s->limits.auth_tls_only && s->tls_version == NULL) {
-        reply(s, out, "538 5.7.11 Encryption required: send STARTTLS before AUTH");
+        reject_auth(s, out, "538 5.7.11 Encryption required: send STARTTLS before AUTH");
         return;
     }
 
@@ -780,13 +801,32 @@ static void trace_command(struct sc_session *s, const char *line, size_t len, si
 /* Run one command line, given without its line ending. */
 static void run_command(struct sc_session *s, const char *line, size_t len, struct sc_buf *out)
 {
+    static const char hidden[] = "[line after a failed AUTH]";
+    const struct command *command = NULL;
     size_t verb_len = 0, i;
     const char *arg;
     size_t arg_len;
 
     while (verb_len < len && line[verb_len] != ' ' && line[verb_len] != '\t')
         verb_len++;
-    trace_command(s, line, len, verb_len);
+    for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (strlen(commands[i].verb) == verb_len &&
+            strncasecmp(commands[i].verb, line, verb_len) == 0) {
+            command = &commands[i];
+            break;
+        }
+    }
+
+    if (command == NULL && s->lines_after_failed_auth > 0) {
+        s->lines_after_failed_auth--;
+        if (s->hooks.on_trace && len == 1 && line[0] == '*')
+            s->hooks.on_trace(s->hooks.arg, SC_TRACE_IN, "*", 1);
+        else if (s->hooks.on_trace)
+            s->hooks.on_trace(s->hooks.arg, SC_TRACE_IN, hidden, sizeof(hidden) - 1);
+    } else {
+        s->lines_after_failed_auth = 0;
+        trace_command(s, line, len, verb_len);
+    }
 
     /* RFC 5321 puts one space before the argument; clients that send more
      * are accepted, since nothing is ambiguous about it. */
@@ -797,14 +837,10 @@ static void run_command(struct sc_session *s, const char *line, size_t len, stru
         arg_len--;
     }
 
-    for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-        if (strlen(commands[i].verb) == verb_len &&
-            strncasecmp(commands[i].verb, line, verb_len) == 0) {
-            commands[i].run(s, arg, arg_len, out);
-            return;
-        }
-    }
-    reply(s, out, "500 5.5.1 Unknown command");
+    if (command != NULL)
+        command->run(s, arg, arg_len, out);
+    else
+        reply(s, out, "500 5.5.1 Unknown command");
 }
 
 /* Return true when s has a byte above 0x7F. */

@@ -3271,6 +3271,50 @@ START_TEST(test_session_auth_trace_hides_secrets)
 }
 END_TEST
 
+static struct sc_limits starttls_limits(bool required);
+
+/* A client that does not wait for each 334 has its responses run as commands
+ * when its AUTH fails. The trace hides up to two such lines that are not
+ * commands, and shows commands again as they are. */
+START_TEST(test_session_auth_trace_hides_unawaited_responses)
+{
+    struct sc_limits limits = starttls_limits(false);
+
+    limits.auth_tls_only = true;
+    restart(&limits);
+    begin_ehlo();
+    sc_buf_clear(&harness.trace);
+    send_text(&harness, "AUTH LOGIN\r\n" B64_ALICE "\r\n" B64_SECRET "\r\nNOOP\r\n");
+    ck_assert_int_eq(sc_buf_append(&harness.trace, "", 1), 0);
+    ck_assert_str_eq(harness.trace.data,
+                     "<AUTH LOGIN\n>538 5.7.11 Encryption required: send STARTTLS before AUTH\n"
+                     "<[line after a failed AUTH]\n>500 5.5.1 Unknown command\n"
+                     "<[line after a failed AUTH]\n>500 5.5.1 Unknown command\n"
+                     "<NOOP\n>250 2.0.0 OK\n");
+
+    /* An exchange that fails at its first response leaves the password. */
+    restart(&default_limits);
+    begin_ehlo();
+    sc_buf_clear(&harness.trace);
+    send_text(&harness, "AUTH LOGIN\r\n!!\r\n" B64_SECRET "\r\nBOGUS\r\n");
+    ck_assert_int_eq(sc_buf_append(&harness.trace, "", 1), 0);
+    ck_assert_str_eq(harness.trace.data,
+                     "<AUTH LOGIN\n>334 VXNlcm5hbWU6\n<[AUTH response]\n"
+                     ">501 5.5.2 Invalid base64 in the AUTH response\n"
+                     "<[line after a failed AUTH]\n>500 5.5.1 Unknown command\n"
+                     "<[line after a failed AUTH]\n>500 5.5.1 Unknown command\n");
+
+    /* A command in between shows that the client waits, so later lines show. */
+    sc_buf_clear(&harness.trace);
+    send_text(&harness, "AUTH BOGUS\r\nNOOP\r\nHELLO\r\n");
+    ck_assert_int_eq(sc_buf_append(&harness.trace, "", 1), 0);
+    ck_assert_str_eq(harness.trace.data,
+                     "<AUTH BOGUS\n>504 5.5.4 Unrecognized authentication mechanism; "
+                     "use PLAIN, LOGIN or CRAM-MD5\n"
+                     "<NOOP\n>250 2.0.0 OK\n<HELLO\n>500 5.5.1 Unknown command\n");
+}
+END_TEST
+
 /* Fill buf with "AUTH PLAIN " and the base64 of "\0alice\0" and password_len
  * 'x' bytes, then CRLF and a NUL. Returns the length of the line. */
 static size_t long_plain_line(char *buf, size_t size, size_t password_len)
@@ -4060,6 +4104,7 @@ Suite *suite_session(void)
     tcase_add_test(auth, test_session_auth_errors);
     tcase_add_test(auth, test_session_auth_responses_not_commands);
     tcase_add_test(auth, test_session_auth_trace_hides_secrets);
+    tcase_add_test(auth, test_session_auth_trace_hides_unawaited_responses);
     tcase_add_test(auth, test_session_auth_long_lines);
     tcase_add_test(auth, test_session_auth_long_line_bounded);
     tcase_add_test(auth, test_session_auth_required);
