@@ -6,6 +6,8 @@ import socket
 import subprocess
 import time
 
+import pytest
+
 from conftest import sanitizer_lines, smtpcatch_binary
 from smtp_client import RawSmtp, SmtpError, open_session, send_message
 
@@ -115,13 +117,14 @@ def test_idle_timeout_resets_on_activity(start_smtpcatch):
     assert [reply.code for reply in replies] == [250] * 4
 
 
-def test_max_size_suffix_multiplies(start_smtpcatch):
-    server = start_smtpcatch("--max-size", "2K")
+@pytest.mark.parametrize("option, limit", [("2K", 2048), ("2k", 2048), ("1m", 1 << 20)])
+def test_max_size_suffix_multiplies(start_smtpcatch, option, limit):
+    server = start_smtpcatch("--max-size", option)
 
     with open_session(server.port) as client:
-        at_limit = client.command("MAIL FROM:<a@example.com> SIZE=2048")
+        at_limit = client.command(f"MAIL FROM:<a@example.com> SIZE={limit}")
         client.command("RSET")
-        over_limit = client.command("MAIL FROM:<a@example.com> SIZE=2049")
+        over_limit = client.command(f"MAIL FROM:<a@example.com> SIZE={limit + 1}")
 
     assert at_limit.code == 250
     assert over_limit.code == 552
