@@ -82,7 +82,7 @@ static void on_poll(uv_poll_t *poll, int status, int events)
     if (!(events & UV_WRITABLE))
         return;
 
-    n = sc_write_available(q->fd, q->pending.data + q->head, q->pending.len - q->head);
+    n = sc_fdwriter_write(&q->writer, q->pending.data + q->head, q->pending.len - q->head);
     if (n < 0) {
         q->error = (int)n;
         settle(q);
@@ -103,29 +103,30 @@ static void on_poll(uv_poll_t *poll, int status, int events)
     }
 }
 
+static void clear_nonblocking(int fd)
+{
+    int flags = fcntl(fd, F_GETFL);
+
+    if (flags >= 0 && (flags & O_NONBLOCK))
+        fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+}
+
 int stdout_queue_init(struct stdout_queue *q, uv_loop_t *loop, int fd)
 {
     struct stat st;
-    int flags;
 
     memset(q, 0, sizeof(*q));
     q->fd = fd;
     if (fstat(fd, &st) != 0)
         return -errno;
-    if (!S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode))
+    if (!sc_fdwriter_init(&q->writer, fd))
         return 0;
 
-    /* Only our own end of the pipe changes mode; the reader's end has its
-     * own flags. The mode is restored at close for anyone who shares it. */
-    flags = fcntl(fd, F_GETFL);
-    if (flags < 0)
-        return -errno;
-    if (!(flags & O_NONBLOCK)) {
-        if (fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0)
-            return -errno;
-        q->restore_blocking = true;
-    }
     if (uv_poll_init(loop, &q->poll, fd) == 0) {
+        /* libuv sets O_NONBLOCK on a descriptor it polls, but the writer
+         * does not need it, and other processes may share the pipe. */
+        if (q->writer.kind != SC_FD_NONBLOCKING)
+            clear_nonblocking(fd);
         q->poll.data = q;
         q->poll_ready = true;
         q->watch_hangup = true;
@@ -143,7 +144,7 @@ int stdout_queue_write(void *queue, const char *bytes, size_t len)
         return q->error;
 
     if (stdout_queue_pending(q) == 0) {
-        n = sc_write_available(q->fd, bytes, len);
+        n = sc_fdwriter_write(&q->writer, bytes, len);
         if (n < 0) {
             q->error = (int)n;
             return q->error;
@@ -174,8 +175,6 @@ size_t stdout_queue_pending(const struct stdout_queue *q)
 
 void stdout_queue_close(struct stdout_queue *q)
 {
-    int flags;
-
     sc_buf_free(&q->pending);
     q->head = 0;
     if (q->poll_ready) {
@@ -183,10 +182,5 @@ void stdout_queue_close(struct stdout_queue *q)
         q->poll_ready = false;
         q->poll_events = 0;
     }
-    if (q->restore_blocking) {
-        flags = fcntl(q->fd, F_GETFL);
-        if (flags >= 0)
-            fcntl(q->fd, F_SETFL, flags & ~O_NONBLOCK);
-        q->restore_blocking = false;
-    }
+    sc_fdwriter_finish(&q->writer);
 }

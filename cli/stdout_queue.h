@@ -19,11 +19,12 @@
 #include <uv.h>
 
 #include "buf.h"
+#include "fdwrite.h"
 
 /* Owns the poll handle and the queued bytes; borrows the loop. */
 struct stdout_queue {
     int fd;
-    bool restore_blocking;      /* We set O_NONBLOCK and must clear it at the end. */
+    struct sc_fdwriter writer;
     struct sc_buf pending;      /* Bytes not yet written, from offset head. */
     size_t head;
     uv_poll_t poll;
@@ -39,8 +40,9 @@ struct stdout_queue {
     void *arg;
 };
 
-/* Prepare fd for queued writes. Pipes and sockets are made non-blocking;
- * files, terminals and /dev/null are written directly. Returns 0 or -errno. */
+/* Prepare fd for queued writes. Pipes and sockets are written without
+ * blocking; files, terminals and /dev/null are written directly. Returns 0
+ * or -errno. */
 int stdout_queue_init(struct stdout_queue *q, uv_loop_t *loop, int fd);
 
 /* Write bytes after everything queued before them. Returns 0 when the bytes

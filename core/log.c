@@ -1,22 +1,21 @@
 /*
  * stderr logging: one whole line per call, so lines never interleave. When
- * stderr is a pipe or a socket it is made non-blocking, so a reader that
- * does not read it cannot stall the server. A line that does not fit is
- * dropped and counted, and the next line that fits comes after a warning
- * with the count.
+ * stderr is a pipe or a socket it is written without blocking, so a reader
+ * that does not read it cannot stall the server. A line that does not fit
+ * is dropped and counted, and the next line that fits comes after a
+ * warning with the count.
  */
 #include "log.h"
 
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fdwrite.h"
 
-static bool restore_blocking;       /* sc_log_nonblocking set O_NONBLOCK. */
+/* Plain blocking writes until sc_log_nonblocking. */
+static struct sc_fdwriter stderr_writer = {.fd = STDERR_FILENO, .kind = SC_FD_PLAIN};
 static unsigned long long dropped;  /* Lines dropped since the last warning. */
 
 /* Write a whole line, or nothing when stderr has no room: a pipe takes a
@@ -25,7 +24,7 @@ static unsigned long long dropped;  /* Lines dropped since the last warning. */
  * when the line, or part of it, was written. */
 static bool write_line(const char *line, size_t len)
 {
-    return sc_write_available(STDERR_FILENO, line, len) > 0;
+    return sc_fdwriter_write(&stderr_writer, line, len) > 0;
 }
 
 /* Write the warning about dropped lines, if any. Returns false when it did
@@ -68,29 +67,13 @@ void sc_log(const char *fmt, ...)
 
 void sc_log_nonblocking(void)
 {
-    struct stat st;
-    int flags;
-
-    if (fstat(STDERR_FILENO, &st) != 0 || (!S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode)))
-        return;
-    flags = fcntl(STDERR_FILENO, F_GETFL);
-    if (flags < 0 || (flags & O_NONBLOCK))
-        return;
-    if (fcntl(STDERR_FILENO, F_SETFL, flags | O_NONBLOCK) == 0)
-        restore_blocking = true;
+    sc_fdwriter_init(&stderr_writer, STDERR_FILENO);
 }
 
 void sc_log_finish(void)
 {
-    int flags;
-
     report_dropped();
-    if (!restore_blocking)
-        return;
-    flags = fcntl(STDERR_FILENO, F_GETFL);
-    if (flags >= 0)
-        fcntl(STDERR_FILENO, F_SETFL, flags & ~O_NONBLOCK);
-    restore_blocking = false;
+    sc_fdwriter_finish(&stderr_writer);
 }
 
 void sc_log_escape(char *dst, const char *bytes, size_t len, size_t max)

@@ -15,11 +15,12 @@ extern "C" {
  * line that stderr has no room for is dropped and counted. */
 void sc_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Make stderr non-blocking when it is a pipe or a socket, so a reader that
- * stops reading cannot stall the caller's event loop. */
+/* Write stderr without blocking from now on when it is a pipe or a socket,
+ * so a reader that stops reading cannot stall the caller's event loop. */
 void sc_log_nonblocking(void);
 
-/* Report lines still dropped, if stderr has room, and restore its mode. */
+/* Report lines still dropped, if stderr has room, and restore its mode if
+ * an old kernel made sc_log_nonblocking set O_NONBLOCK. */
 void sc_log_finish(void);
 
 /* Write bytes into dst (size at least 4 * max + 8) as printable ASCII: other

@@ -4,6 +4,7 @@ These tests start the binary without the draining reader of conftest.py,
 because the point is what happens while stdout is not being read, as in a
 fixture that reads only after its client's send call returns.
 """
+import fcntl
 import json
 import os
 import signal
@@ -12,6 +13,8 @@ import socket
 import subprocess
 import threading
 import time
+
+import pytest
 
 from conftest import has_ipv6_loopback, smtpcatch_binary
 from smtp_client import open_session, send_message
@@ -261,7 +264,7 @@ UNREAD_HELPS = 20000            # About 1.6 MB of replies, more than the kernel 
 
 
 def test_unsent_last_replies_keep_connection_slot():
-    # A session whose client stops reading still holds a descriptor until
+    # A session whose client stops reading still keeps a descriptor until
     # its last replies are out, so it keeps its place in --max-connections
     # and a new client gets a 421 rather than a descriptor that may not exist.
     proc, port = start("--max-connections", "1", "--timeout", "10")
@@ -285,6 +288,51 @@ def test_unsent_last_replies_keep_connection_slot():
 
     assert second_reply == b"421 4.7.0 Too many connections, try again later\r\n"
     assert third_reply.startswith(b"220 ")
+
+
+def is_nonblocking(fd):
+    return bool(fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_NONBLOCK)
+
+
+@pytest.mark.parametrize("kind", ["pipe", "socket"])
+def test_shared_stdout_and_stderr_stay_blocking(kind):
+    # Other processes may share smtpcatch's stdout and stderr, as the other
+    # commands of a shell pipeline or a CI job's log pipe do, and would get
+    # EAGAIN if smtpcatch set O_NONBLOCK on them. Here this test keeps the
+    # writing ends open too and checks their mode while smtpcatch writes.
+    if kind == "pipe":
+        out_read, out_write = os.pipe()
+        err_read, err_write = os.pipe()
+    else:
+        out_read, out_write = socket.socketpair()
+        err_read, err_write = socket.socketpair()
+        out_read, out_write = out_read.detach(), out_write.detach()
+        err_read, err_write = err_read.detach(), err_write.detach()
+    proc = subprocess.Popen([smtpcatch_binary(), "-v", "--count", "1", "--timeout", "10"],
+                            stdin=subprocess.DEVNULL, stdout=out_write, stderr=err_write)
+    try:
+        with os.fdopen(out_read, "rb", buffering=0) as out, \
+             os.fdopen(err_read, "rb", buffering=0) as err:
+            port = json.loads(out.readline())["port"]
+            with smtplib.SMTP("127.0.0.1", port, timeout=5) as client:
+                client.sendmail("a@example.com", ["b@example.com"], "Subject: shared\r\n\r\nhi\r\n")
+            stdout_during = is_nonblocking(out_write)
+            stderr_during = is_nonblocking(err_write)
+            message = json.loads(out.readline())
+            status = proc.wait(timeout=10)
+            log = err.read(65536).decode()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(out_write)
+        os.close(err_write)
+
+    assert not stdout_during
+    assert not stderr_during
+    assert message["data"] == "Subject: shared\r\n\r\nhi\r\n"
+    assert status == 0
+    assert "conn=1 <<< QUIT" in log
 
 
 def test_verbose_with_stderr_unread_never_stalls():

@@ -19,6 +19,7 @@ int main(void)
     srunner_add_suite(runner, suite_body());
     srunner_add_suite(runner, suite_auth());
     srunner_add_suite(runner, suite_tls());
+    srunner_add_suite(runner, suite_fdwrite());
 
     srunner_run_all(runner, CK_NORMAL);
     failed = srunner_ntests_failed(runner);

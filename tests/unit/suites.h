@@ -13,5 +13,6 @@ Suite *suite_output(void);
 Suite *suite_server(void);
 Suite *suite_body(void);
 Suite *suite_tls(void);
+Suite *suite_fdwrite(void);
 
 #endif
