@@ -957,6 +957,15 @@ static void finish_chunk(struct sc_session *s, struct sc_buf *out)
 
     if (s->chunk_error != NULL) {
         reply(s, out, s->chunk_error);
+        /* RFC 3030 section 3: a 4xx or 5xx reply to a BDAT fails the
+         * transaction, so the chunks after it in the pipeline get 503 and
+         * are discarded, and no message lacking this chunk is accepted.
+         * Before any recipient there is no message to lose, and the sender
+         * stays, as after a DATA that comes too early. */
+        if (s->chunk_return == SC_RCPT || s->chunk_return == SC_BDAT) {
+            reset_transaction(s);
+            s->chunk_return = SC_READY;
+        }
         if (s->state != SC_CLOSING)
             sc_enter(s, s->chunk_return);
         return;

@@ -2016,11 +2016,32 @@ START_TEST(test_session_bdat_bad_syntax)
         ASSERT_EXCHANGE(bad[i], BDAT_SYNTAX);
     ASSERT_EXCHANGE("NOOP\r\n", OK);
     ck_assert(!sc_session_in_data(harness.session));
-    ASSERT_EXCHANGE("BDAT 1 LAST\r\nx", ACCEPTED);
+    /* The first rejected BDAT failed the transaction (RFC 3030 section 3). */
+    ASSERT_EXCHANGE("BDAT 1 LAST\r\nx", SEND_MAIL_FIRST);
+    ck_assert_uint_eq(harness.messages_len, 0);
 
+    begin_envelope("MAIL FROM:<a@example.com>\r\n");
+    ASSERT_EXCHANGE("BDAT 1 LAST\r\nx", ACCEPTED);
     ck_assert_uint_eq(harness.messages_len, 1);
     ASSERT_DATA(&harness.messages[0], "x");
 }
+
+/* A chunk rejected between accepted ones fails the transaction, so the
+ * chunks after it are discarded with 503 and no message lacks its bytes. */
+START_TEST(test_session_bdat_rejected_chunk_fails_transaction)
+{
+    begin_envelope("MAIL FROM:<a@example.com>\r\n");
+    ASSERT_EXCHANGE("BDAT 4\r\nabc\nBDAT 4 MORE\r\ndef\nBDAT 4 LAST\r\nghi\n",
+                    "250 2.0.0 4 octets received\r\n" BDAT_SYNTAX SEND_MAIL_FIRST);
+    ASSERT_EXCHANGE("NOOP\r\n", OK);
+    ck_assert_uint_eq(harness.messages_len, 0);
+
+    /* A chunk rejected before any was taken fails the transaction too. */
+    begin_envelope("MAIL FROM:<a@example.com>\r\n");
+    ASSERT_EXCHANGE("BDAT 4 MORE\r\ndef\nBDAT 4 LAST\r\nghi\n", BDAT_SYNTAX SEND_MAIL_FIRST);
+    ck_assert_uint_eq(harness.messages_len, 0);
+}
+END_TEST
 END_TEST
 
 /* RFC 3030 section 4: chunk-size is 1*DIGIT, so leading zeros do not
@@ -2419,8 +2440,9 @@ START_TEST(test_session_bdat_enhanced_codes)
         ck_assert_msg(check_reply_codes(&bdat_reply_steps[i]) > 0, "no reply to \"%s\"",
                       bdat_reply_steps[i].input);
     }
+    /* The BDAT with NOTLAST failed its transaction, so one message only. */
     ck_assert(sc_session_closing(harness.session));
-    ck_assert_uint_eq(harness.messages_len, 2);
+    ck_assert_uint_eq(harness.messages_len, 1);
 }
 END_TEST
 
@@ -2896,8 +2918,12 @@ START_TEST(test_session_strict_bdat_bare_lf_line)
                     "requires CRLF\r\n");
     ASSERT_EXCHANGE("BDAT 0 LAST\n", "500 5.5.2 Line ends in a bare LF; RFC 5321 "
                     "requires CRLF\r\n");
-    ASSERT_EXCHANGE("BDAT 1 LAST\r\nx", ACCEPTED);
+    /* The first rejected BDAT failed the transaction (RFC 3030 section 3). */
+    ASSERT_EXCHANGE("BDAT 1 LAST\r\nx", SEND_MAIL_FIRST);
+    ck_assert_uint_eq(harness.messages_len, 0);
 
+    begin_envelope(MAIL_PLAIN);
+    ASSERT_EXCHANGE("BDAT 1 LAST\r\nx", ACCEPTED);
     ck_assert_uint_eq(harness.messages_len, 1);
     ASSERT_DATA(&harness.messages[0], "x");
 }
@@ -3893,6 +3919,7 @@ static void add_bdat_tests(TCase *tc)
     tcase_add_test(tc, test_session_bdat_then_rcpt);
     tcase_add_test(tc, test_session_binarymime_needs_bdat);
     tcase_add_test(tc, test_session_bdat_bad_syntax);
+    tcase_add_test(tc, test_session_bdat_rejected_chunk_fails_transaction);
     tcase_add_test(tc, test_session_bdat_size_leading_zeros);
     tcase_add_test(tc, test_session_bdat_size_past_64_bits);
     tcase_add_test(tc, test_session_bdat_too_big);
