@@ -865,6 +865,9 @@ static unsigned message_warnings(const struct sc_session *s)
     if (body_is_binary(s))
         warnings &= ~(unsigned)(SC_WARN_BARE_LF | SC_WARN_BARE_CR | SC_WARN_NUL_BYTE |
                                 SC_WARN_LINE_OVER_998 | SC_WARN_DOT_LINE_BARE_LF);
+    /* BDAT data has no end marker, so no "." line could end it early. */
+    if (s->state == SC_CHUNK)
+        warnings &= ~(unsigned)SC_WARN_DOT_LINE_BARE_LF;
     if (s->body.eight_bit && (body == NULL || body->value == NULL ||
                               strcasecmp(body->value, "7BIT") == 0))
         warnings |= SC_WARN_8BIT_WITHOUT_8BITMIME;

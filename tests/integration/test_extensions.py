@@ -487,9 +487,9 @@ def test_binarymime_has_no_line_warnings(smtpcatch):
     assert plain.last == ACCEPTED
     assert binary_message["warnings"] == []
     assert message_bytes(binary_message) == data
+    # BDAT data has no end marker, so its "." lines draw no dot_line_bare_lf.
     assert sorted(plain_message["warnings"]) == sorted([
-        "bare_lf", "bare_cr", "line_over_998", "nul_byte", "8bit_without_8bitmime",
-        "dot_line_bare_lf"])
+        "bare_lf", "bare_cr", "line_over_998", "nul_byte", "8bit_without_8bitmime"])
 
 
 def test_bdat_cr_split_across_chunks(smtpcatch):
