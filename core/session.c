@@ -1015,6 +1015,17 @@ static bool is_auth_command(const char *line, size_t avail)
 /* Return the longest line allowed at line, with its line ending, and
  * whether it belongs to AUTH. An AUTH command and the responses after it
  * may be longer than other commands (RFC 4954 section 4). */
+/* RFC 4954 section 4 lets an AUTH line carry 12288 bytes before its line
+ * ending, whichever ending it has. line_limit allows for a CRLF, which
+ * leaves one byte too many for a line that ends in a bare LF. */
+static bool auth_line_too_long(const struct sc_session *s, bool auth, const char *line,
+                               size_t line_len)
+{
+    size_t content = line_len > 0 && line[line_len - 1] == '\r' ? line_len - 1 : line_len;
+
+    return auth && s->limits.max_line < SC_AUTH_MAX_LINE + 2 && content > SC_AUTH_MAX_LINE;
+}
+
 static size_t line_limit(const struct sc_session *s, const char *line, size_t avail, bool *auth)
 {
     *auth = s->state == SC_AUTH || is_auth_command(line, avail);
@@ -1074,7 +1085,8 @@ static size_t feed_commands(struct sc_session *s, const char *in, size_t len, st
         }
 
         line_len = (size_t)(nl - line);
-        if (s->discarding_line || line_len + 1 > limit) {
+        if (s->discarding_line || line_len + 1 > limit ||
+            auth_line_too_long(s, auth, line, line_len)) {
             if (s->discarding_line)
                 auth = s->discarding_auth;
             s->discarding_line = false;

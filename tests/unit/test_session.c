@@ -3408,6 +3408,17 @@ START_TEST(test_session_auth_long_lines)
     ASSERT_EXCHANGE(line, AUTH_TOO_LONG);
     ASSERT_EXCHANGE("NOOP\r\n", OK);
 
+    /* The limit is on the bytes before the line ending, so a bare LF does
+     * not make room for one more. */
+    memset(line, 'A', SC_AUTH_MAX_LINE + 1);
+    memcpy(line + SC_AUTH_MAX_LINE + 1, "\n", 2);
+    ASSERT_EXCHANGE("AUTH PLAIN\r\n", "334 \r\n");
+    ASSERT_EXCHANGE(line, AUTH_TOO_LONG);
+    memcpy(line + SC_AUTH_MAX_LINE, "\n", 2);
+    ASSERT_EXCHANGE("AUTH PLAIN\r\n", "334 \r\n");
+    ASSERT_EXCHANGE(line, "501 5.5.2 Invalid PLAIN response: expected authzid NUL username "
+                          "NUL password\r\n");
+
     /* An AUTH command line over the limit gets the same reply. */
     memcpy(line, "AUTH PLAIN ", 11);
     memset(line + 11, 'A', SC_AUTH_MAX_LINE);
