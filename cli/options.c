@@ -499,7 +499,7 @@ int options_parse(int argc, char **argv, struct options *opts, char *err, size_t
         case OPT_MAX_SIZE:
             if (parse_size(optarg, &opts->max_size) != 0) {
                 snprintf(err, errlen, "invalid --max-size value '%.100s': expected a number of "
-                         "bytes of at least 1, optionally followed by K, M or G", optarg);
+                         "bytes from 1 to 2^63-1, optionally followed by K, M or G", optarg);
                 return -1;
             }
             break;
@@ -531,7 +531,7 @@ int options_parse(int argc, char **argv, struct options *opts, char *err, size_t
         case OPT_MAX_LINE_LENGTH:
             if (parse_size(optarg, &opts->max_line_length) != 0) {
                 snprintf(err, errlen, "invalid --max-line-length value '%.100s': expected a "
-                         "number of bytes of at least 1, optionally followed by K, M or G",
+                         "number of bytes from 1 to 2^63-1, optionally followed by K, M or G",
                          optarg);
                 return -1;
             }

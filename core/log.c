@@ -37,8 +37,8 @@ static bool report_dropped(void)
     if (dropped == 0)
         return true;
     n = snprintf(warning, sizeof(warning),
-                 "smtpcatch: warning: %llu log lines dropped: stderr was not read; read it "
-                 "or send it to a file\n", dropped);
+                 "smtpcatch: warning: log lines dropped because stderr was not read: %llu; "
+                 "read stderr or send it to a file\n", dropped);
     if (!write_line(warning, (size_t)n))
         return false;
     dropped = 0;

@@ -893,9 +893,9 @@ static void on_connection(uv_stream_t *listener, int status)
         /* Log the 1st, 2nd, 4th, 8th... rejection, so a flood cannot flood stderr. */
         srv->rejected_len++;
         if ((srv->rejected_len & (srv->rejected_len - 1)) == 0)
-            sc_log("conn=%llu rejected: %zu sessions are open, the maximum; %llu rejected "
-                   "so far", (unsigned long long)c->id, srv->sessions_len,
-                   (unsigned long long)srv->rejected_len);
+            sc_log("conn=%llu rejected: the session limit is reached (--max-connections "
+                   "%zu); connections rejected so far: %llu", (unsigned long long)c->id,
+                   srv->sessions_len, (unsigned long long)srv->rejected_len);
         c->no_linger = true;
         if (srv->cfg.implicit_tls) {
             /* A client of implicit TLS can read the 421 only after a

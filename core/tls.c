@@ -242,8 +242,8 @@ static EVP_PKEY *read_private_key(const char *path, char *err, size_t errlen)
                  "passphrase, which smtpcatch cannot prompt for. Write it without one with "
                  "'openssl pkey -in %s -out NEWFILE'", path, path);
     else if (ERR_GET_LIB(code) == ERR_LIB_OSSL_DECODER && ERR_GET_REASON(code) == ERR_R_UNSUPPORTED)
-        snprintf(err, errlen, "cannot load TLS private key from %s: no valid PEM private key "
-                 "in the file (OpenSSL: %s)", path, reason);
+        snprintf(err, errlen, "cannot load TLS private key from %s: no PEM private key in "
+                 "the file. A certificate file without its key needs --tls-key KEYFILE", path);
     else
         snprintf(err, errlen, "cannot load TLS private key from %s: %s", path, reason);
     return NULL;

@@ -203,6 +203,21 @@ def test_seconds_option_names_its_maximum(option):
     assert b"at most 1000000000" in result.stderr
 
 
+@pytest.mark.parametrize("option", ["--max-size", "--max-line-length"])
+@pytest.mark.parametrize("value", ["9223372036854775808", "8589934592G"])
+def test_size_option_names_its_maximum(option, value):
+    result = run_smtpcatch(option, value)
+
+    assert result.returncode == EXIT_USAGE
+    assert b"from 1 to 2^63-1" in result.stderr
+
+
+def test_size_option_maximum_accepted():
+    result = run_smtpcatch("--max-size", "9223372036854775807", "--timeout", "0.1")
+
+    assert result.returncode == 0, result.stderr
+
+
 @pytest.mark.parametrize("option", ["--help", "--version"])
 def test_help_to_full_disk_exits_1(option):
     with open("/dev/full", "wb") as full:

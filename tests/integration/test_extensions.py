@@ -662,6 +662,8 @@ def test_max_connections(start_smtpcatch):
     assert rest == b""
     assert fourth_greeting.code == 220
     assert noop.code == 250
+    assert ("conn=3 rejected: the session limit is reached (--max-connections 2); "
+            "connections rejected so far: 1") in server.stderr_text()
 
 
 def test_max_errors(start_smtpcatch):

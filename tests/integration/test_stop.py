@@ -357,5 +357,5 @@ def test_verbose_with_stderr_unread_never_stalls():
 
     assert status == 0
     assert len(lines) == messages + 1
-    assert "log lines dropped: stderr was not read" in stderr
+    assert "log lines dropped because stderr was not read: " in stderr
     assert stderr.index("log lines dropped") < stderr.index("conn=2 connected address=")

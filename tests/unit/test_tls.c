@@ -1236,8 +1236,9 @@ START_TEST(test_tls_files_not_pem)
              "certificate in the file (OpenSSL: no start line)", path);
     ck_assert_str_eq(context_error(path, f.key_path), expected);
 
-    snprintf(expected, sizeof(expected), "cannot load TLS private key from %s: no valid PEM "
-             "private key in the file (OpenSSL: unsupported)", f.cert_path);
+    snprintf(expected, sizeof(expected), "cannot load TLS private key from %s: no PEM "
+             "private key in the file. A certificate file without its key needs --tls-key "
+             "KEYFILE", f.cert_path);
     ck_assert_str_eq(context_error(f.cert_path, NULL), expected);
     ck_assert_str_eq(context_error(f.cert_path, f.cert_path), expected);
     cert_files_free(&f);
