@@ -87,6 +87,21 @@ static void on_handle_closed(uv_handle_t *handle)
     (void)handle;
 }
 
+/* Block or unblock the stop signals. They are blocked from the start of
+ * main until libuv's handlers are installed, and again before those are
+ * closed at the end. A stop signal in either gap then waits for a handler,
+ * or is dropped at the exit, instead of killing the process with its
+ * default action and exit status 128 + signal. */
+static void block_stop_signals(bool block)
+{
+    sigset_t set;
+
+    sigemptyset(&set);
+    for (size_t i = 0; i < STOP_SIGNALS_LEN; i++)
+        sigaddset(&set, STOP_SIGNALS[i].signum);
+    sigprocmask(block ? SIG_BLOCK : SIG_UNBLOCK, &set, NULL);
+}
+
 /* Close every handle once the server has stopped and stdout is written or
  * abandoned; the loop then ends. */
 static void maybe_finish(struct app *app)
@@ -107,6 +122,7 @@ static void maybe_finish(struct app *app)
     uv_close((uv_handle_t *)&app->timeout_timer, on_handle_closed);
     uv_close((uv_handle_t *)&app->stop_timer, on_handle_closed);
     uv_close((uv_handle_t *)&app->drain_timer, on_handle_closed);
+    block_stop_signals(true);
     for (size_t i = 0; i < STOP_SIGNALS_LEN; i++)
         uv_close((uv_handle_t *)&app->signals[i], on_handle_closed);
     stdout_queue_close(&app->out);
@@ -352,6 +368,7 @@ static void start_handles(struct app *app)
         app->signals[i].data = app;
         uv_signal_start(&app->signals[i], on_signal, STOP_SIGNALS[i].signum);
     }
+    block_stop_signals(false);
     if (app->opts.timeout > 0)
         uv_timer_start(&app->timeout_timer, on_timeout, (uint64_t)(app->opts.timeout * 1000.0), 0);
 }
@@ -518,6 +535,7 @@ int main(int argc, char **argv)
     char err[512];
     int status, rc;
 
+    block_stop_signals(true);
     memset(&app, 0, sizeof(app));
     if (!open_missing_stdio()) {
         sc_log("error: stdout is closed; run smtpcatch with stdout open, such as a pipe or "

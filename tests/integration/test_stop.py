@@ -17,7 +17,7 @@ import time
 import pytest
 
 from conftest import has_ipv6_loopback, smtpcatch_binary
-from smtp_client import open_session, send_message
+from smtp_client import SmtpError, open_session, send_message
 
 LARGE_BODY = ("x" * 998 + "\r\n") * 300       # About 300 KB, well over a pipe buffer.
 
@@ -288,6 +288,48 @@ def test_unsent_last_replies_keep_connection_slot():
 
     assert second_reply == b"421 4.7.0 Too many connections, try again later\r\n"
     assert third_reply.startswith(b"220 ")
+
+
+SIGNAL_RACE_RUNS = 40
+
+
+def test_sigterm_as_count_is_reached_exits_0():
+    # A fixture that sends SIGTERM at teardown may do so while smtpcatch
+    # closes its handles after --count. The stop must still give status 0,
+    # never a death by the signal's default action. SIGTERM is sent every
+    # 20 us from just before the last reply until the process exits.
+    statuses = []
+    for _ in range(SIGNAL_RACE_RUNS):
+        proc, port = start("--count", "1", "--timeout", "10")
+        stop = threading.Event()
+
+        def send_sigterms(pid=proc.pid):
+            while not stop.is_set():
+                try:
+                    os.kill(pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    return
+                time.sleep(0.00002)
+
+        sender = threading.Thread(target=send_sigterms, daemon=True)
+        with open_session(port) as client:
+            client.command("MAIL FROM:<a@example.com>")
+            client.command("RCPT TO:<b@example.com>")
+            client.command("DATA")
+            client.send(b"Subject: race\r\n\r\nhi\r\n.\r\n")
+            sender.start()
+            try:
+                client.read_reply()
+            except (SmtpError, OSError):
+                pass
+        try:
+            status, _ = finish(proc)
+        finally:
+            stop.set()
+            sender.join(timeout=5)
+        statuses.append(status)
+
+    assert statuses == [0] * SIGNAL_RACE_RUNS
 
 
 def is_nonblocking(fd):
