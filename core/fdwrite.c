@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -41,6 +42,19 @@ static void fall_back_to_nonblocking(struct sc_fdwriter *w)
     w->kind = SC_FD_NONBLOCKING;
 }
 
+/* RWF_NOWAIT also fails with EAGAIN when the pipe's lock is busy, as when
+ * its reader is reading at that moment, although the pipe has room. A
+ * pipe that polls writable is retried this many times before it counts as
+ * full. */
+#define PIPE_LOCK_RETRIES 8
+
+static bool pipe_has_room(int fd)
+{
+    struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+
+    return poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLOUT);
+}
+
 /* One write attempt of the kind w uses. */
 static ssize_t write_once(struct sc_fdwriter *w, const char *bytes, size_t len)
 {
@@ -50,8 +64,13 @@ static ssize_t write_once(struct sc_fdwriter *w, const char *bytes, size_t len)
     case SC_FD_PIPE: {
 #ifdef RWF_NOWAIT
         struct iovec iov = {.iov_base = (void *)bytes, .iov_len = len};
-        ssize_t n = pwritev2(w->fd, &iov, 1, -1, RWF_NOWAIT);
+        ssize_t n;
+        int tries = 0;
 
+        do {
+            n = pwritev2(w->fd, &iov, 1, -1, RWF_NOWAIT);
+        } while (n < 0 && errno == EAGAIN && ++tries <= PIPE_LOCK_RETRIES &&
+                 pipe_has_room(w->fd));
         if (n >= 0 || (errno != EOPNOTSUPP && errno != EINVAL && errno != ENOSYS))
             return n;
 #endif
