@@ -114,6 +114,7 @@ static void clear_nonblocking(int fd)
 int stdout_queue_init(struct stdout_queue *q, uv_loop_t *loop, int fd)
 {
     struct stat st;
+    int flags;
 
     memset(q, 0, sizeof(*q));
     q->fd = fd;
@@ -122,10 +123,11 @@ int stdout_queue_init(struct stdout_queue *q, uv_loop_t *loop, int fd)
     if (!sc_fdwriter_init(&q->writer, fd))
         return 0;
 
+    flags = fcntl(fd, F_GETFL);
     if (uv_poll_init(loop, &q->poll, fd) == 0) {
         /* libuv sets O_NONBLOCK on a descriptor it polls, but the writer
          * does not need it, and other processes may share the pipe. */
-        if (q->writer.kind != SC_FD_NONBLOCKING)
+        if (flags >= 0 && !(flags & O_NONBLOCK))
             clear_nonblocking(fd);
         q->poll.data = q;
         q->poll_ready = true;
@@ -182,5 +184,4 @@ void stdout_queue_close(struct stdout_queue *q)
         q->poll_ready = false;
         q->poll_events = 0;
     }
-    sc_fdwriter_finish(&q->writer);
 }

@@ -52,8 +52,8 @@ int stdout_queue_write(void *queue, const char *bytes, size_t len);
 
 size_t stdout_queue_pending(const struct stdout_queue *q);
 
-/* Drop what is queued, restore the descriptor's flags and close the poll
- * handle. The loop must run once more to finish the close. */
+/* Drop what is queued and close the poll handle. The loop must run once
+ * more to finish the close. */
 void stdout_queue_close(struct stdout_queue *q);
 
 #endif

@@ -73,7 +73,6 @@ void sc_log_nonblocking(void)
 void sc_log_finish(void)
 {
     report_dropped();
-    sc_fdwriter_finish(&stderr_writer);
 }
 
 void sc_log_escape(char *dst, const char *bytes, size_t len, size_t max)

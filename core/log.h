@@ -19,8 +19,7 @@ void sc_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * so a reader that stops reading cannot stall the caller's event loop. */
 void sc_log_nonblocking(void);
 
-/* Report lines still dropped, if stderr has room, and restore its mode if
- * an old kernel made sc_log_nonblocking set O_NONBLOCK. */
+/* Report lines still dropped, if stderr has room. */
 void sc_log_finish(void);
 
 /* Write bytes into dst (size at least 4 * max + 8) as printable ASCII: other

@@ -336,8 +336,18 @@ def is_nonblocking(fd):
     return bool(fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_NONBLOCK)
 
 
-@pytest.mark.parametrize("kind", ["pipe", "socket"])
-def test_shared_stdout_and_stderr_stay_blocking(kind):
+def open_fifo(path):
+    """Make a FIFO at path; return its read and write ends."""
+    os.mkfifo(path)
+    read_end = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    write_end = os.open(path, os.O_WRONLY)
+    os.set_blocking(read_end, True)
+    return read_end, write_end
+
+
+# A FIFO opened by path takes the path for kernels without RWF_NOWAIT on pipes.
+@pytest.mark.parametrize("kind", ["pipe", "socket", "fifo"])
+def test_shared_stdout_and_stderr_stay_blocking(kind, tmp_path):
     # Other processes may share smtpcatch's stdout and stderr, as the other
     # commands of a shell pipeline or a CI job's log pipe do, and would get
     # EAGAIN if smtpcatch set O_NONBLOCK on them. Here this test keeps the
@@ -345,6 +355,9 @@ def test_shared_stdout_and_stderr_stay_blocking(kind):
     if kind == "pipe":
         out_read, out_write = os.pipe()
         err_read, err_write = os.pipe()
+    elif kind == "fifo":
+        out_read, out_write = open_fifo(tmp_path / "stdout")
+        err_read, err_write = open_fifo(tmp_path / "stderr")
     else:
         out_read, out_write = socket.socketpair()
         err_read, err_write = socket.socketpair()
