@@ -148,6 +148,7 @@ struct sc_server {
 
 static void conn_flush(struct conn *c);
 static void conn_finish(struct conn *c, const char *reason);
+static void restart_idle_timer(struct conn *c);
 static void conn_close(struct conn *c, const char *reason);
 static void check_done(struct sc_server *srv);
 
@@ -511,10 +512,12 @@ static void on_idle_timeout(uv_timer_t *timer)
     /* A reply cannot reach a client that has not finished its handshake,
      * unless the client never started one. */
     if (c->tls != NULL && !sc_tls_handshake_done(c->tls)) {
-        if (!c->client_spoke && !c->over_limit && !c->srv->stopping)
-            reject_silent_tls_client(c);
-        else
+        if (c->client_spoke || c->over_limit || c->srv->stopping)
             conn_finish(c, "idle-timeout");
+        else if (!kernel_input_empty(c))
+            restart_idle_timer(c);      /* The ClientHello came just now, unread yet. */
+        else
+            reject_silent_tls_client(c);
         return;
     }
     if (sc_session_saw_dot_line_bare_lf(c->session))
@@ -533,10 +536,14 @@ static void on_idle_timeout(uv_timer_t *timer)
     conn_finish(c, "idle-timeout");
 }
 
+/* Start the idle timer over, or stop it without an idle timeout, since the
+ * wait for a ClientHello may have started it. */
 static void restart_idle_timer(struct conn *c)
 {
     if (c->srv->cfg.idle_timeout > 0)
         uv_timer_start(&c->timer, on_idle_timeout, ms_from_seconds(c->srv->cfg.idle_timeout), 0);
+    else
+        uv_timer_stop(&c->timer);
 }
 
 /*

@@ -394,17 +394,25 @@ def test_plaintext_client_on_implicit_tls_port(start_smtpcatch, tmp_path):
     assert "run smtpcatch with --tls starttls (such clients so far: 1)" in log
 
 
-def test_plaintext_client_waits_five_seconds_by_default(start_smtpcatch, tmp_path):
-    server, _ = start_tls_server(start_smtpcatch, tmp_path, "implicit")
+@pytest.mark.parametrize("idle", [[], ["--idle-timeout", "0"]], ids=["default", "no-idle"])
+def test_plaintext_client_waits_five_seconds(start_smtpcatch, tmp_path, idle):
+    # Also check that a TLS session that connected at the same time is not
+    # cut by the ClientHello wait, with or without an idle timeout.
+    server, cert_path = start_tls_server(start_smtpcatch, tmp_path, "implicit", *idle)
 
-    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+    with smtplib.SMTP_SSL("127.0.0.1", server.port, timeout=10,
+                          context=client_context(cert_path)) as good, \
+         socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
         started = time.monotonic()
         reply = recv_until(sock, b"\r\n")
         waited = time.monotonic() - started
         assert sock.recv(4096) == b""
+        time.sleep(0.2)
+        noop = good.noop()
 
     assert reply == b"421 " + PLAINTEXT_ON_TLS_PORT.encode() + b"\r\n"
     assert 4.8 < waited < 10
+    assert noop[0] == 250
     assert "sent no TLS ClientHello within 5 s" in server.stderr_text()
 
 
