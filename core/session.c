@@ -1042,6 +1042,7 @@ static void reject_long_line(struct sc_session *s, bool auth, struct sc_buf *out
         return;
     }
     reply(s, out, "500 5.5.6 Authentication exchange line is too long");
+    hide_auth_responses(s);
     end_auth(s);
 }
 
@@ -1052,6 +1053,7 @@ static void reject_bare_lf(struct sc_session *s, const char *line, size_t len, s
 
     if (s->state == SC_AUTH) {
         reply(s, out, bare_lf);
+        hide_auth_responses(s);
         end_auth(s);
         return;
     }

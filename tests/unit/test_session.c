@@ -3332,6 +3332,21 @@ START_TEST(test_session_auth_trace_hides_unawaited_responses)
                      "<[line after a failed AUTH]\n>500 5.5.1 Unknown command\n"
                      "<[line after a failed AUTH]\n>500 5.5.1 Unknown command\n");
 
+    /* The same after a response line that is too long. */
+    {
+        static char line[SC_AUTH_MAX_LINE + 64];
+
+        memset(line, 'A', SC_AUTH_MAX_LINE + 1);
+        memcpy(line + SC_AUTH_MAX_LINE + 1, "\r\n" B64_SECRET "\r\n", 3 + strlen(B64_SECRET) + 2);
+        sc_buf_clear(&harness.replies);
+        ASSERT_EXCHANGE("AUTH LOGIN\r\n", PROMPT_USERNAME);
+        sc_buf_clear(&harness.trace);
+        send_text(&harness, line);
+        ck_assert_int_eq(sc_buf_append(&harness.trace, "", 1), 0);
+        ck_assert_ptr_null(strstr(harness.trace.data, B64_SECRET));
+        ck_assert_ptr_nonnull(strstr(harness.trace.data, "<[line after a failed AUTH]\n"));
+    }
+
     /* A command in between shows that the client waits, so later lines show. */
     sc_buf_clear(&harness.trace);
     send_text(&harness, "AUTH BOGUS\r\nNOOP\r\nHELLO\r\n");
