@@ -87,11 +87,11 @@ static void on_handle_closed(uv_handle_t *handle)
     (void)handle;
 }
 
-/* Block or unblock the stop signals. They are blocked from the start of
- * main until libuv's handlers are installed, and again before those are
- * closed at the end. A stop signal in either gap then waits for a handler,
- * or is dropped at the exit, instead of killing the process with its
- * default action and exit status 128 + signal. */
+/* Block or unblock the stop signals. They are blocked from the end of
+ * option parsing until libuv's handlers are installed, and again before
+ * those are closed at the end. A stop signal in either gap then waits for
+ * a handler, or is dropped at the exit, instead of killing the process
+ * with its default action and exit status 128 + signal. */
 static void block_stop_signals(bool block)
 {
     sigset_t set;
@@ -535,7 +535,6 @@ int main(int argc, char **argv)
     char err[512];
     int status, rc;
 
-    block_stop_signals(true);
     memset(&app, 0, sizeof(app));
     if (!open_missing_stdio()) {
         sc_log("error: stdout is closed; run smtpcatch with stdout open, such as a pipe or "
@@ -560,6 +559,11 @@ int main(int argc, char **argv)
      * the file size limit as EFBIG, not kill the process. */
     signal(SIGPIPE, SIG_IGN);
     signal(SIGXFSZ, SIG_IGN);
+
+    /* From here on a log line never waits for stderr, so no write can hang
+     * while the stop signals are blocked. */
+    sc_log_nonblocking();
+    block_stop_signals(true);
 
 #if defined(__GLIBC__)
     /* A fixed threshold gives every message buffer of 256 KiB or more its
@@ -595,7 +599,6 @@ int main(int argc, char **argv)
     app.out.on_settled = on_output_settled;
     app.out.arg = &app;
 
-    sc_log_nonblocking();
     status = run(&app);
     sc_log_finish();
     sc_server_free(app.server);
