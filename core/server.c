@@ -512,7 +512,7 @@ static void on_idle_timeout(uv_timer_t *timer)
     /* A reply cannot reach a client that has not finished its handshake,
      * unless the client never started one. */
     if (c->tls != NULL && !sc_tls_handshake_done(c->tls)) {
-        if (c->client_spoke || c->over_limit || c->srv->stopping)
+        if (c->client_spoke || c->srv->stopping)
             conn_finish(c, "idle-timeout");
         else if (!kernel_input_empty(c))
             restart_idle_timer(c);      /* The ClientHello came just now, unread yet. */

@@ -463,13 +463,19 @@ def test_max_connections_implicit_tls_stalled_handshake(start_smtpcatch, tmp_pat
     with first:
         with socket.create_connection(("127.0.0.1", server.port),
                                       timeout=CLIENT_TIMEOUT) as stalled:
+            stalled.sendall(BROKEN_CLIENT_HELLO[:5])
             started = time.monotonic()
             closed = stalled.recv(4096)
             waited = time.monotonic() - started
+        # A client that sends nothing is taken for a plaintext one.
+        with socket.create_connection(("127.0.0.1", server.port),
+                                      timeout=CLIENT_TIMEOUT) as silent:
+            silent_reply = recv_until(silent, b"\r\n")
 
     assert first_greeting[0].startswith("220 ")
     assert closed == b""
     assert waited < CLIENT_TIMEOUT
+    assert silent_reply == b"421 " + PLAINTEXT_ON_TLS_PORT.encode() + b"\r\n"
 
 
 def test_max_connections_implicit_tls_handshakes_capped(start_smtpcatch, tmp_path):
