@@ -1057,6 +1057,9 @@ static void reject_bare_lf(struct sc_session *s, const char *line, size_t len, s
         end_auth(s);
         return;
     }
+    /* An AUTH command rejected here may be followed by its responses. */
+    if (is_auth_command(line, len))
+        hide_auth_responses(s);
     if (!discard_rejected_chunk(s, line, len, bare_lf, out))
         reply(s, out, bare_lf);
 }

@@ -3347,6 +3347,18 @@ START_TEST(test_session_auth_trace_hides_unawaited_responses)
         ck_assert_ptr_nonnull(strstr(harness.trace.data, "<[line after a failed AUTH]\n"));
     }
 
+    /* The same after an AUTH command that ends in a bare LF under strict. */
+    restart_strict();
+    begin_ehlo();
+    sc_buf_clear(&harness.trace);
+    send_text(&harness, "AUTH LOGIN " B64_ALICE "\n" B64_SECRET "\r\n");
+    ck_assert_int_eq(sc_buf_append(&harness.trace, "", 1), 0);
+    ck_assert_ptr_null(strstr(harness.trace.data, B64_SECRET));
+    ck_assert_ptr_nonnull(strstr(harness.trace.data, "<[line after a failed AUTH]\n"));
+    restart(&default_limits);
+    begin_ehlo();
+    sc_buf_clear(&harness.replies);
+
     /* A command in between shows that the client waits, so later lines show. */
     sc_buf_clear(&harness.trace);
     send_text(&harness, "AUTH BOGUS\r\nNOOP\r\nHELLO\r\n");
