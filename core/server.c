@@ -149,6 +149,7 @@ struct sc_server {
 static void conn_flush(struct conn *c);
 static void conn_finish(struct conn *c, const char *reason);
 static void restart_idle_timer(struct conn *c);
+static uint64_t over_limit_handshake_ms(const struct sc_server *srv);
 static void conn_close(struct conn *c, const char *reason);
 static void check_done(struct sc_server *srv);
 
@@ -514,6 +515,8 @@ static void on_idle_timeout(uv_timer_t *timer)
     if (c->tls != NULL && !sc_tls_handshake_done(c->tls)) {
         if (c->client_spoke || c->srv->stopping)
             conn_finish(c, "idle-timeout");
+        else if (!kernel_input_empty(c) && c->over_limit)
+            uv_timer_start(&c->timer, on_idle_timeout, over_limit_handshake_ms(c->srv), 0);
         else if (!kernel_input_empty(c))
             restart_idle_timer(c);      /* The ClientHello came just now, unread yet. */
         else
