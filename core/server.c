@@ -150,6 +150,8 @@ static void conn_flush(struct conn *c);
 static void conn_finish(struct conn *c, const char *reason);
 static void restart_idle_timer(struct conn *c);
 static uint64_t over_limit_handshake_ms(const struct sc_server *srv);
+static void abort_session(struct conn *c);
+static void on_idle_timeout(uv_timer_t *timer);
 static void conn_close(struct conn *c, const char *reason);
 static void check_done(struct sc_server *srv);
 
@@ -506,21 +508,32 @@ static void reject_silent_tls_client(struct conn *c)
     conn_finish(c, "no-client-hello");
 }
 
+/* Handle the timer of a connection still in its TLS handshake. A reply
+ * cannot reach such a client, unless it never started the handshake. */
+static void on_handshake_timeout(struct conn *c)
+{
+    if (c->client_spoke || c->srv->stopping) {
+        conn_finish(c, "idle-timeout");
+        return;
+    }
+
+    /* A ClientHello that came just now, still unread, gets the usual time. */
+    if (!kernel_input_empty(c)) {
+        if (c->over_limit)
+            uv_timer_start(&c->timer, on_idle_timeout, over_limit_handshake_ms(c->srv), 0);
+        else
+            restart_idle_timer(c);
+        return;
+    }
+    reject_silent_tls_client(c);
+}
+
 static void on_idle_timeout(uv_timer_t *timer)
 {
     struct conn *c = timer->data;
 
-    /* A reply cannot reach a client that has not finished its handshake,
-     * unless the client never started one. */
     if (c->tls != NULL && !sc_tls_handshake_done(c->tls)) {
-        if (c->client_spoke || c->srv->stopping)
-            conn_finish(c, "idle-timeout");
-        else if (!kernel_input_empty(c) && c->over_limit)
-            uv_timer_start(&c->timer, on_idle_timeout, over_limit_handshake_ms(c->srv), 0);
-        else if (!kernel_input_empty(c))
-            restart_idle_timer(c);      /* The ClientHello came just now, unread yet. */
-        else
-            reject_silent_tls_client(c);
+        on_handshake_timeout(c);
         return;
     }
     if (sc_session_saw_dot_line_bare_lf(c->session))
@@ -529,9 +542,7 @@ static void on_idle_timeout(uv_timer_t *timer)
                "ends it only at CRLF.CRLF", (unsigned long long)c->id);
     /* While the server stops, the stop is the reason the client should see. */
     if (c->srv->stopping) {
-        sc_session_abort(c->session, SHUTTING_DOWN, &c->out);
-        conn_flush(c);
-        conn_finish(c, "server-stop");
+        abort_session(c);
         return;
     }
     sc_session_abort(c->session, "4.4.2 Idle timeout, closing connection", &c->out);
