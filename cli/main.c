@@ -560,8 +560,8 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     signal(SIGXFSZ, SIG_IGN);
 
-    /* From here on a log line never waits for stderr, so no write can hang
-     * while the stop signals are blocked. */
+    /* From here on log lines do not wait for stderr, so a full stderr pipe
+     * cannot hold the process while the stop signals are blocked. */
     sc_log_nonblocking();
     block_stop_signals(true);
 

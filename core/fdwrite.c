@@ -30,9 +30,9 @@ bool sc_fdwriter_init(struct sc_fdwriter *w, int fd)
     return true;
 }
 
-/* Return true when a write to the pipe will not wait: it has room for at
- * least one page, which holds PIPE_BUF bytes, or its reader is gone and
- * the write fails at once. */
+/* Return true when poll reports one of events on the pipe now. POLLOUT
+ * means room for at least one page of PIPE_BUF bytes or more, and POLLERR
+ * or POLLHUP a reader that is gone, so a write fails at once. */
 static bool pipe_ready(int fd, short events)
 {
     struct pollfd pfd = {.fd = fd, .events = POLLOUT};

@@ -1,9 +1,9 @@
 /*
- * Writes that never block, to a descriptor that may be a pipe or socket
- * whose reader has stopped reading. The descriptor's mode is never
- * changed, because other processes may share its open file description: a
- * shell pipeline or a CI job's log pipe would hand them EAGAIN if
- * smtpcatch set O_NONBLOCK on it.
+ * Writes that do not wait, to a descriptor that may be a pipe or socket
+ * whose reader has stopped reading. The writer does not change the
+ * descriptor's mode, because other processes may share its open file
+ * description, and O_NONBLOCK on a shell pipeline or a CI job's log pipe
+ * would hand their writes EAGAIN.
  */
 #ifndef SC_FDWRITE_H
 #define SC_FDWRITE_H
@@ -16,7 +16,7 @@
 extern "C" {
 #endif
 
-/* How writes to a descriptor avoid blocking. */
+/* The write call that a descriptor gets, by its type. */
 enum sc_fd_kind {
     SC_FD_PLAIN,                /* A file or terminal: plain write(2). */
     SC_FD_SOCKET,               /* send(2) with MSG_DONTWAIT. */

@@ -618,11 +618,10 @@ static void cmd_help(struct sc_session *s, const char *arg, size_t len, struct s
     reply(s, out, line);
 }
 
-/* End the AUTH exchange, after its last reply was sent. */
-/* A client that sends its SASL responses without waiting for each 334, as
- * RFC 4954 requires it to, has them run as commands when its AUTH fails.
- * The trace then shows a placeholder for up to this many lines that are not
- * commands, since they may carry a password. LOGIN takes the most: two. */
+/* A client that sends its SASL responses without waiting for each 334 has
+ * them run as commands when its AUTH fails. The trace then shows a
+ * placeholder for up to this many lines that are not commands, since they
+ * may carry a password. LOGIN takes the most: two. */
 #define AUTH_RESPONSES_MAX 2
 
 static void hide_auth_responses(struct sc_session *s)
@@ -637,6 +636,7 @@ static void reject_auth(struct sc_session *s, struct sc_buf *out, const char *li
     hide_auth_responses(s);
 }
 
+/* End the AUTH exchange, after its last reply was sent. */
 static void end_auth(struct sc_session *s)
 {
     sc_auth_exchange_reset(&s->auth);

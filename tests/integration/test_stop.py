@@ -337,7 +337,7 @@ def is_nonblocking(fd):
 
 
 def open_fifo(path):
-    """Make a FIFO at path; return its read and write ends."""
+    """Make a FIFO at path and return its read and write ends."""
     os.mkfifo(path)
     read_end = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     write_end = os.open(path, os.O_WRONLY)

@@ -16,7 +16,7 @@
 #include "fdwrite.h"
 #include "suites.h"
 
-#define BIG (4 * 1024 * 1024)   /* More than any pipe or socket buffer holds. */
+#define BIG (4 * 1024 * 1024)   /* More than any pipe or socket buffer takes. */
 
 static char *big_buffer(void)
 {
